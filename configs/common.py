@@ -1,0 +1,56 @@
+"""Pieces every config shares: the strict argument parser and the base config.
+
+`get_config(arg)` receives the text after the config path's colon, e.g.
+`--config=configs/digits_cnn.py:tiny,seed=3`. Flags are `name` (True) or `name=value`, converted
+to the type of the default; unknown names raise ValueError before any compute.
+"""
+import ml_collections
+
+
+def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
+  """Parses "a,b=3" against `defaults` (name -> default value); returns a ConfigDict."""
+  out = dict(defaults)
+  for item in filter(None, (arg or "").split(",")):
+    name, _, value = item.partition("=")
+    name = name.strip()
+    if name not in defaults:
+      raise ValueError(f"Unknown config arg {name!r}; valid: {', '.join(sorted(defaults))}.")
+    kind = type(defaults[name])
+    if kind is bool:
+      if value and value.lower() not in ("true", "false", "1", "0"):
+        raise ValueError(f"Config arg {name!r} is a bool; got {value!r}.")
+      out[name] = value.lower() in ("true", "1") if value else True
+    else:
+      try:
+        out[name] = kind(value)
+      except ValueError as e:
+        raise ValueError(f"Config arg {name!r} must be {kind.__name__}; got {value!r}.") from e
+  return ml_collections.ConfigDict(out)
+
+
+def base() -> ml_collections.ConfigDict:
+  """Every field the trainer reads, with defaults; configs override and then lock."""
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.data = ml_collections.ConfigDict({"name": "digits", "data_dir": "", "kwargs": {}})
+  c.model = ml_collections.ConfigDict({"name": "cnn", "kwargs": {}})
+  c.objective = ml_collections.ConfigDict({"name": "erm", "kwargs": {}})
+  c.optimizer = ml_collections.ConfigDict({
+      "name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True, "b1": 0.9, "b2": 0.999,
+      "weight_decay": 0.0, "grad_clip_norm": 0.0, "groups": {"all": ".*"}})
+  c.schedule = ml_collections.ConfigDict({"name": "cosine", "warmup_steps": 0,
+                                          "boundaries": (0.5, 0.75), "factors": (0.1, 0.1)})
+  c.batch_size = 128
+  c.num_epochs = 10
+  c.total_steps = 0  # > 0 overrides num_epochs.
+  c.log_every_steps = 50
+  c.eval_every_steps = 0  # 0: evaluate at the end only.
+  c.checkpoint = ml_collections.ConfigDict({"every_steps": 0, "keep": 3})  # 0: at the end only.
+  c.evals = ml_collections.ConfigDict({
+      "val": {"type": "classification", "split": "val", "batch_size": 256},
+      "test": {"type": "classification", "split": "test", "batch_size": 256}})
+  c.resume = ""
+  c.model_init = ""
+  c.fail_at_step = -1  # Test hook: raise InjectedFailure before this step.
+  c.progress = True
+  return c

@@ -1,0 +1,31 @@
+r"""Small CNN on scikit-learn's 8x8 handwritten digits: the main job, fully offline.
+
+  python -m launch.train --config=configs/digits_cnn.py --workdir=/tmp/rvjax_digits
+
+Result (2-core CPU): see README's results table. `:tiny` shrinks everything for tests.
+"""
+from configs import common
+
+
+def get_config(arg=None):
+  arg = common.parse_arg(arg, tiny=False, image_size=8)
+  c = common.base()
+  c.data.kwargs = {"image_size": arg.image_size}
+  c.model.name = "cnn"
+  c.optimizer.update(name="adam", lr=3e-3, weight_decay=1e-4)
+  c.schedule.update(name="cosine", warmup_steps=20)
+  c.batch_size = 64
+  c.num_epochs = 30
+  c.checkpoint.every_steps = 200
+  if arg.tiny:
+    c.model.name = "cnn_tiny"
+    c.batch_size = 32
+    c.total_steps = 6
+    c.schedule.warmup_steps = 1
+    c.log_every_steps = 2
+    c.checkpoint.every_steps = 2
+    c.progress = False
+    for e in c.evals.values():
+      e.batch_size = 64
+  c.lock()
+  return c

@@ -1,0 +1,1 @@
+"""rvjax: pure-functional JAX/Flax research code for trustworthy computer vision."""

@@ -1,0 +1,6 @@
+"""Datasets as in-memory arrays, and seeded, sharded batch iterators."""
+from rvjax.data.dataset import Dataset, SPLITS, load
+from rvjax.data.iterator import eval_batches, steps_per_epoch, to_device, train_batches
+from rvjax.data.tfds_sets import NAMES as TFDS_NAMES, DatasetNotPreparedError
+
+NAMES = ("digits",) + TFDS_NAMES

@@ -1,0 +1,60 @@
+"""The in-memory `Dataset` every loader returns, and the `load` entry point."""
+from typing import NamedTuple
+
+import numpy as np
+
+from rvjax import validate
+
+
+class Dataset(NamedTuple):
+  """A split held in host memory.
+
+  Attributes:
+    images: float32 (N, H, W, C) in [0, 1].
+    labels: int32 (N,) in [0, num_classes).
+    num_classes: number of classes K.
+  """
+  images: np.ndarray
+  labels: np.ndarray
+  num_classes: int
+
+  def __len__(self) -> int:
+    return len(self.labels)
+
+
+SPLITS = ("train", "val", "test")
+
+
+def make_dataset(images, labels, num_classes: int, *, name: str) -> Dataset:
+  """Validates and packs arrays into a `Dataset` (float32 images in [0,1], int32 labels)."""
+  images = np.asarray(images, np.float32)
+  labels = np.asarray(labels, np.int32)
+  validate.check_images(images, name=f"{name} images")
+  validate.check_labels(labels, num_classes, name=f"{name} labels", batch=images.shape[0])
+  return Dataset(images, labels, int(num_classes))
+
+
+def resize(images: np.ndarray, size: int) -> np.ndarray:
+  """Bilinearly (antialiased) resizes (N, H, W, C) images to (N, size, size, C) in [0, 1]."""
+  import jax  # Local: resizing runs once at load time, on the default device.
+  n, _, _, c = images.shape
+  out = jax.image.resize(images, (n, size, size, c), method="linear", antialias=True)
+  return np.clip(np.asarray(out, np.float32), 0.0, 1.0)
+
+
+def load(name: str, split: str, *, data_dir: str | None = None, **kwargs) -> Dataset:
+  """Loads split `split` ("train", "val" or "test") of dataset `name` into host memory.
+
+  Names: "digits" (scikit-learn's bundled handwritten digits, the offline default; kwargs
+  `image_size` in {8, 16, 32}) and the tfds sets in `rvjax.data.tfds_sets.NAMES`, read from
+  `data_dir` without TensorFlow. Unknown names or splits raise ValueError listing valid ones.
+  """
+  from rvjax.data import digits, tfds_sets  # Local: keeps the registry free of import cycles.
+  loaders = {"digits": digits.load, **{n: tfds_sets.loader(n) for n in tfds_sets.NAMES}}
+  validate.check_choice(name, "dataset", loaders)
+  validate.check_choice(split, "split", SPLITS)
+  if name == "digits":
+    if data_dir is not None:
+      raise ValueError("digits ships with scikit-learn; data_dir must be None for it.")
+    return loaders[name](split, **kwargs)
+  return loaders[name](split, data_dir=data_dir, **kwargs)

@@ -1,0 +1,53 @@
+"""The training state pytree and its sharded creation."""
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import optax
+from jax.sharding import Mesh
+
+from rvjax import sharding
+
+
+@flax.struct.dataclass
+class TrainState:
+  """Everything a step changes; a pure pytree (the optimizer and model stay outside).
+
+  Attributes:
+    step: int32 scalar, number of updates applied.
+    params: the model's "params" collection.
+    model_state: the other collections, e.g. {"batch_stats": ...}; {} when there are none.
+    opt_state: the optax state, including per-group `lr_scale`s.
+  """
+  step: jax.Array
+  params: Any
+  model_state: Any
+  opt_state: Any
+
+
+def init_fn(model, tx: optax.GradientTransformation, input_shape: tuple[int, ...]):
+  """A pure `key -> TrainState` initializing `model` on zeros of `input_shape` (N, H, W, C)."""
+  def init(key):
+    variables = model.init({"params": key, "dropout": key}, jnp.zeros(input_shape, jnp.float32),
+                           train=False)
+    params = variables.pop("params") if hasattr(variables, "pop") else variables["params"]
+    model_state = {k: v for k, v in variables.items() if k != "params"}
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params, model_state=model_state,
+                      opt_state=tx.init(params))
+  return init
+
+
+def create(model, tx, input_shape, key: jax.Array, mesh: Mesh) -> TrainState:
+  """Creates a replicated TrainState: shapes via `jax.eval_shape`, then a sharded jitted init."""
+  init = init_fn(model, tx, input_shape)
+  abstract = jax.eval_shape(init, key)
+  shardings = jax.tree.map(lambda _: sharding.replicated(mesh), abstract)
+  return jax.jit(init, out_shardings=shardings)(key)
+
+
+def abstract_state(model, tx, input_shape, mesh: Mesh) -> TrainState:
+  """The TrainState's shapes, dtypes and (replicated) shardings, without computing it."""
+  abstract = jax.eval_shape(init_fn(model, tx, input_shape), jax.random.key(0))
+  rep = sharding.replicated(mesh)
+  return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=rep), abstract)

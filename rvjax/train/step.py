@@ -1,0 +1,62 @@
+"""The pure train step around any objective, and the eval-mode forward pass."""
+import functools
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from rvjax.train import optim
+from rvjax.train.state import TrainState
+
+
+def train_step(state: TrainState, batch: dict, key: jax.Array, *, objective,
+               tx: optax.GradientTransformation) -> tuple[TrainState, dict]:
+  """One optimizer update on `batch` with the run's base `key`.
+
+  The step key is `fold_in(key, state.step)`, so a run's randomness is a pure function of its
+  seed and step (and a resumed run replays it exactly).
+
+  Args:
+    state: the TrainState.
+    batch: {"image": (B, H, W, C) float32 in [0, 1], "label": (B,) int32, "mask": (B,) float32}.
+    key: the run's base PRNG key.
+    objective: `(params, model_state, batch, key) -> (loss, (model_state, metrics))`.
+    tx: the optax optimizer.
+
+  Returns:
+    The new state and scalar metrics: the objective's, plus loss, grad/param/update norms, the
+    per-group learning rates and `finite` (1.0 iff loss and gradients are finite).
+  """
+  step_key = jax.random.fold_in(key, state.step)
+  grad_fn = jax.value_and_grad(objective, has_aux=True)
+  (loss, (model_state, metrics)), grads = grad_fn(state.params, state.model_state, batch, step_key)
+  updates, opt_state = tx.update(grads, state.opt_state, state.params)
+  params = optax.apply_updates(state.params, updates)
+  grad_norm = optax.global_norm(grads)
+  metrics = {
+      **metrics,
+      "loss": loss,
+      "grad_norm": grad_norm,
+      "param_norm": optax.global_norm(params),
+      "update_norm": optax.global_norm(updates),
+      "finite": (jnp.isfinite(loss) & jnp.isfinite(grad_norm)).astype(jnp.float32),
+      **optim.learning_rates(opt_state),
+  }
+  new_state = state.replace(step=state.step + 1, params=params, model_state=model_state,
+                            opt_state=opt_state)
+  return new_state, metrics
+
+
+def predict(apply_fn, state: TrainState, images: jax.Array) -> jax.Array:
+  """Eval-mode logits (N, K): running batch statistics, no dropout."""
+  return apply_fn({"params": state.params, **state.model_state}, images, train=False)
+
+
+def compile_train_step(objective, tx):
+  """`train_step` jit-compiled once for this objective and optimizer, donating the state."""
+  return jax.jit(functools.partial(train_step, objective=objective, tx=tx), donate_argnums=0)
+
+
+def compile_predict(apply_fn):
+  """`predict` jit-compiled: `(state, images) -> logits`."""
+  return jax.jit(functools.partial(predict, apply_fn))

@@ -1,0 +1,73 @@
+"""Input checks shared by every floor: clear errors at trace time instead of XLA stack traces.
+
+Shape, rank and dtype are checked on tracers too (they are static); value ranges are checked
+only on concrete arrays, since a traced array has no values at trace time.
+"""
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def is_concrete(x: Any) -> bool:
+  """True when `x` holds values now (numpy or a committed jax array), not a tracer."""
+  return not isinstance(x, jax.core.Tracer)
+
+
+def check_images(x: Any, *, name: str = "images", channels: int | None = None) -> None:
+  """Checks float NHWC images in [0, 1]; raises ValueError naming `name` and the problem.
+
+  Args:
+    x: array of shape (N, H, W, C), floating dtype, values in [0, 1].
+    name: how the caller calls this argument, used in the message.
+    channels: the expected C, if known.
+  """
+  shape = getattr(x, "shape", None)
+  if shape is None:
+    raise ValueError(f"{name} must be an array, got {type(x).__name__}.")
+  if len(shape) != 4:
+    raise ValueError(
+        f"{name} must be a rank-4 NHWC batch, got rank {len(shape)} with shape {tuple(shape)}.")
+  if not jnp.issubdtype(x.dtype, jnp.floating):
+    raise ValueError(
+        f"{name} must be floating point in [0, 1] (float32), got dtype {x.dtype}; "
+        "divide uint8 images by 255.")
+  if channels is not None and shape[-1] != channels:
+    raise ValueError(f"{name} must have {channels} channels (NHWC), got shape {tuple(shape)}.")
+  if is_concrete(x) and x.size:
+    lo, hi = float(np.min(x)), float(np.max(x))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+      raise ValueError(f"{name} contains NaN or inf values.")
+    if lo < 0.0 or hi > 1.0:
+      raise ValueError(f"{name} must lie in [0, 1], got values in [{lo:.4g}, {hi:.4g}].")
+
+
+def check_labels(y: Any, num_classes: int, *, name: str = "labels", batch: int | None = None) -> None:
+  """Checks int labels of shape (N,) in [0, num_classes); value check only when concrete."""
+  shape = getattr(y, "shape", None)
+  if shape is None or len(shape) != 1:
+    raise ValueError(f"{name} must be a rank-1 array of class ids, got shape {shape}.")
+  if not jnp.issubdtype(y.dtype, jnp.integer):
+    raise ValueError(f"{name} must be integers, got dtype {y.dtype}.")
+  if batch is not None and shape[0] != batch:
+    raise ValueError(f"{name} has {shape[0]} entries but the images have {batch}.")
+  if is_concrete(y) and y.size:
+    lo, hi = int(np.min(y)), int(np.max(y))
+    if lo < 0 or hi >= num_classes:
+      raise ValueError(
+          f"{name} must lie in [0, {num_classes}), got values in [{lo}, {hi}].")
+
+
+def check_positive(value: Any, name: str, *, allow_zero: bool = False) -> None:
+  """Raises ValueError if a static hyperparameter is negative (or zero unless allowed)."""
+  bad = value < 0 if allow_zero else value <= 0
+  if bad:
+    bound = ">= 0" if allow_zero else "> 0"
+    raise ValueError(f"{name} must be {bound}, got {value}.")
+
+
+def check_choice(value: Any, name: str, choices) -> None:
+  """Raises ValueError if `value` is not one of `choices`, listing them."""
+  if value not in choices:
+    raise ValueError(f"Unknown {name} {value!r}; valid: {', '.join(map(str, sorted(choices)))}.")
