@@ -37,7 +37,7 @@ def base() -> ml_collections.ConfigDict:
   c.objective = ml_collections.ConfigDict({"name": "erm", "kwargs": {}})
   c.optimizer = ml_collections.ConfigDict({
       "name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True, "b1": 0.9, "b2": 0.999,
-      "weight_decay": 0.0, "grad_clip_norm": 0.0, "groups": {"all": ".*"}})
+      "weight_decay": 0.0, "grad_clip_norm": 0.0, "groups": (("all", ".*"),)})
   c.schedule = ml_collections.ConfigDict({"name": "cosine", "warmup_steps": 0,
                                           "boundaries": (0.5, 0.75), "factors": (0.1, 0.1)})
   c.batch_size = 128

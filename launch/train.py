@@ -30,10 +30,23 @@ def main(argv):
   if _MULTIHOST.value:
     jax.distributed.initialize()
   from rvjax.train import loop  # Imported after initialize(), as JAX requires.
-  summary = loop.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  try:
+    summary = loop.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  except loop.USER_ERRORS as e:  # A clear message, no stack trace.
+    raise SystemExit(f"rvjax: {type(e).__name__}: {e}") from e
   if jax.process_index() == 0:
     print(json.dumps(summary, indent=2, sort_keys=True))
 
 
+def parse_flags(argv):
+  """absl's parser, with a clear message for a --config.<key> that the config does not have."""
+  try:
+    return flags.FLAGS(argv)
+  except (AttributeError, KeyError) as e:
+    overrides = [a.split("=")[0] for a in argv if a.startswith("--config.")]
+    raise SystemExit(f"rvjax: unknown config key {str(e).strip(chr(34) + chr(39))!r} in {overrides}; the config is locked, so "
+                     "only existing keys can be overridden (see config.json of a run).") from e
+
+
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

@@ -24,6 +24,10 @@ class InjectedFailure(RuntimeError):
   """Raised at `config.fail_at_step` to test crash-then-resume."""
 
 
+# Errors caused by the user's input or files; launch scripts print them without a traceback.
+USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError, checkpoint.CheckpointError)
+
+
 def save_config(config, workdir: str) -> None:
   """Writes the resolved config to workdir/config.json (process 0 only)."""
   if jax.process_index() == 0:
@@ -36,7 +40,7 @@ def fingerprint(config, input_shape, num_classes: int) -> dict:
   return {"model": config.model.name, "model_kwargs": json.dumps(dict(config.model.kwargs),
                                                                  sort_keys=True, default=str),
           "input_shape": list(input_shape[1:]), "num_classes": num_classes,
-          "optimizer": config.optimizer.name, "groups": dict(config.optimizer.groups)}
+          "optimizer": config.optimizer.name, "groups": [list(g) for g in config.optimizer.groups]}
 
 
 def build(config, train_ds: data_lib.Dataset):
@@ -163,3 +167,41 @@ def train_and_evaluate(config, workdir: str) -> dict:
   ckpt.close()
   return summary
 
+
+
+def load_config(workdir: str):
+  """The config a run saved in workdir/config.json, as a locked ConfigDict."""
+  import ml_collections
+  path = os.path.join(workdir, "config.json")
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f"{workdir!r} is not an rvjax workdir: {path} does not exist. "
+                            "Pass the --workdir of a `launch.train` run.")
+  with open(path) as f:
+    config = ml_collections.ConfigDict(json.load(f))
+  config.lock()
+  return config
+
+
+def evaluate_workdir(workdir: str) -> dict:
+  """Restores the latest checkpoint of `workdir`, runs its config's evals, logs and returns them.
+
+  Raises:
+    FileNotFoundError: not a workdir. checkpoint.CheckpointError: no usable checkpoint.
+  """
+  config = load_config(workdir)
+  mesh = sharding.make_mesh()
+  train_ds = predictions.load_split(config.data, "train")
+  model, _, tx, _, _ = build(config, train_ds)
+  input_shape = (config.batch_size,) + train_ds.images.shape[1:]
+  ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints"), keep=config.checkpoint.keep)
+  if ckpt.latest_step() is None:
+    raise checkpoint.CheckpointError(f"No checkpoint in {ckpt.directory}: train first with "
+                                     "python -m launch.train.")
+  abstract = state_lib.abstract_state(model, tx, input_shape, mesh)
+  state, _ = ckpt.restore(abstract, fingerprint(config, input_shape, train_ds.num_classes))
+  writer = writers.MetricWriter(workdir)
+  results = run_evals(config, step_lib.compile_predict(model.apply), state, mesh, writer,
+                      int(jax.device_get(state.step)))
+  writer.close()
+  ckpt.close()
+  return results

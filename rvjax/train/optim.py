@@ -8,8 +8,8 @@ lr_scale=1.0)})`. Each parameter group (a regex over "/"-joined parameter paths)
 
 Config (`config.optimizer`): name in {"sgd", "adam", "adamw"}, lr (peak, > 0), momentum,
 nesterov, b1, b2, weight_decay (coupled L2 for sgd/adam, decoupled for adamw; kernels only),
-grad_clip_norm (0 = off), groups (ordered mapping name -> regex; the first match wins; every
-parameter must match one). `config.schedule`: name in {"constant", "cosine", "piecewise",
+grad_clip_norm (0 = off), groups (a sequence of (name, regex) pairs, e.g. (("head", "Dense"),
+("backbone", ".*")); the first match wins; every parameter must match one). `config.schedule`: name in {"constant", "cosine", "piecewise",
 "onecycle"}, warmup_steps, and for piecewise `boundaries` (fractions of training) and `factors`.
 """
 import functools
@@ -66,18 +66,25 @@ def _base_optimizer(learning_rate, lr_scale, *, name, momentum, nesterov, b1, b2
   return optax.chain(l2, optax.sgd(lr, momentum=momentum or None, nesterov=nesterov))
 
 
-def param_groups(params, groups: dict[str, str]):
+def parse_groups(groups) -> tuple[tuple[str, str], ...]:
+  """Validates optimizer.groups: a non-empty sequence of (name, regex) pairs, names unique."""
+  pairs = tuple(tuple(g) for g in groups)
+  if not pairs or any(len(p) != 2 for p in pairs) or len({n for n, _ in pairs}) != len(pairs):
+    raise ValueError("optimizer.groups must be a non-empty sequence of (name, regex) pairs with "
+                     f"unique names, e.g. (('all', '.*'),); got {groups!r}.")
+  return pairs
+
+
+def param_groups(params, groups):
   """Labels each leaf of `params` with the first group whose regex matches its "/" path."""
-  if not groups:
-    raise ValueError("optimizer.groups must name at least one group, e.g. {'all': '.*'}.")
-  compiled = [(name, re.compile(rx)) for name, rx in groups.items()]
+  compiled = [(name, re.compile(rx)) for name, rx in parse_groups(groups)]
 
   def label(path, _):
     name = "/".join(str(getattr(k, "key", k)) for k in path)
     for group, rx in compiled:
       if rx.search(name):
         return group
-    raise ValueError(f"Parameter {name!r} matches no optimizer group in {dict(groups)}.")
+    raise ValueError(f"Parameter {name!r} matches no optimizer group in {groups}.")
 
   return jax.tree_util.tree_map_with_path(label, params)
 
@@ -91,9 +98,9 @@ def make_optimizer(cfg, schedule_cfg, total_steps: int) -> optax.GradientTransfo
   base = functools.partial(
       _base_optimizer, name=cfg.name, momentum=cfg.momentum, nesterov=cfg.nesterov, b1=cfg.b1,
       b2=cfg.b2, weight_decay=cfg.weight_decay)
-  groups = dict(cfg.groups)
+  groups = parse_groups(cfg.groups)
   transforms = {g: optax.inject_hyperparams(base, static_args=("name", "momentum", "nesterov", "b1", "b2", "weight_decay"))(
-      learning_rate=schedule, lr_scale=1.0) for g in groups}
+      learning_rate=schedule, lr_scale=1.0) for g, _ in groups}
   tx = optax.multi_transform(transforms, functools.partial(param_groups, groups=groups))
   if cfg.grad_clip_norm:
     tx = optax.chain(optax.clip_by_global_norm(cfg.grad_clip_norm), tx)

@@ -32,13 +32,13 @@ def train_step(state: TrainState, batch: dict, key: jax.Array, *, objective,
   (loss, (model_state, metrics)), grads = grad_fn(state.params, state.model_state, batch, step_key)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
-  grad_norm = optax.global_norm(grads)
+  grad_norm = optax.tree.norm(grads)
   metrics = {
       **metrics,
       "loss": loss,
       "grad_norm": grad_norm,
-      "param_norm": optax.global_norm(params),
-      "update_norm": optax.global_norm(updates),
+      "param_norm": optax.tree.norm(params),
+      "update_norm": optax.tree.norm(updates),
       "finite": (jnp.isfinite(loss) & jnp.isfinite(grad_norm)).astype(jnp.float32),
       **optim.learning_rates(opt_state),
   }
