@@ -49,6 +49,7 @@ def base() -> ml_collections.ConfigDict:
   c.evals = ml_collections.ConfigDict({
       "val": {"type": "classification", "split": "val", "batch_size": 256},
       "test": {"type": "classification", "split": "test", "batch_size": 256}})
+  c.hooks = ml_collections.ConfigDict()  # name -> {type, every_steps, ...}; see rvjax.train.hooks.
   c.resume = ""
   c.model_init = ""
   c.fail_at_step = -1  # Test hook: raise InjectedFailure before this step.

@@ -16,7 +16,7 @@ from rvjax import data as data_lib
 from rvjax import evaluators as evaluators_lib
 from rvjax import models, objectives, sharding
 from rvjax.evaluators import predictions
-from rvjax.train import checkpoint, optim, step as step_lib, writers
+from rvjax.train import checkpoint, hooks as hooks_lib, optim, step as step_lib, writers
 from rvjax.train import state as state_lib
 
 
@@ -59,20 +59,22 @@ def build(config, train_ds: data_lib.Dataset):
 
 
 def initial_state(config, model, tx, input_shape, mesh, ckpt: checkpoint.Checkpointer, fp):
-  """Restores or creates the TrainState following the resume ladder; returns (state, source)."""
+  """Restores or creates the TrainState following the resume ladder: (state, source, meta)."""
   abstract = state_lib.abstract_state(model, tx, input_shape, mesh)
   if ckpt.latest_step() is not None:
-    return ckpt.restore(abstract, fp)[0], f"resumed {ckpt.directory}"
+    state, meta = ckpt.restore(abstract, fp)
+    return state, f"resumed {ckpt.directory}", meta
   if config.resume:
     other = checkpoint.Checkpointer(os.path.join(config.resume, "checkpoints"))
-    return other.restore(abstract, fp)[0], f"resumed from config.resume={config.resume}"
+    state, meta = other.restore(abstract, fp)
+    return state, f"resumed from config.resume={config.resume}", meta
   init_key = jax.random.fold_in(jax.random.key(config.seed), 0)
   state = state_lib.create(model, tx, input_shape, init_key, mesh)
   if config.model_init:
     params = checkpoint.restore_params(os.path.join(config.model_init, "checkpoints"),
                                        abstract.params)
-    return state.replace(params=params), f"params from config.model_init={config.model_init}"
-  return state, "scratch"
+    return state.replace(params=params), f"params from config.model_init={config.model_init}", {}
+  return state, "scratch", {}
 
 
 def _mean(acc, count):
@@ -109,8 +111,10 @@ def train_and_evaluate(config, workdir: str) -> dict:
   fp = fingerprint(config, input_shape, train_ds.num_classes)
   ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints"),
                                  keep=config.checkpoint.keep)
-  state, source = initial_state(config, model, tx, input_shape, mesh, ckpt, fp)
+  state, source, meta = initial_state(config, model, tx, input_shape, mesh, ckpt, fp)
   start_step = int(jax.device_get(state.step))
+  if meta.get("stopped_early"):  # A hook ended this run early; rerunning only evaluates.
+    total_steps = start_step
   writer = writers.MetricWriter(workdir)
   writer.truncate_after(start_step)
 
@@ -125,6 +129,11 @@ def train_and_evaluate(config, workdir: str) -> dict:
   bar = tqdm.tqdm(total=total_steps, initial=start_step, unit="step", desc=f"train ({source})",
                   disable=not config.progress or jax.process_index() != 0)
   acc, count, tick, tick_step, results = None, 0, time.time(), start_step, {}
+  ctx = hooks_lib.HookContext(predict_fn=predict_fn, apply_fn=model.apply, mesh=mesh,
+                              config=config, train_ds=train_ds,
+                              val_ds=predictions.load_split(config.data, "val"), key=train_key)
+  hooks = {name: hooks_lib.create(h.type, **{k: v for k, v in h.items() if k != "type"})
+           for name, h in config.hooks.items()}
 
   def check_finite(step):
     if acc is not None and jax.device_get(acc["finite"]) < count:
@@ -140,7 +149,14 @@ def train_and_evaluate(config, workdir: str) -> dict:
     acc = metrics if acc is None else jax.tree.map(lambda a, b: a + b, acc, metrics)
     count += 1
     done = step + 1
-    epoch_end, last = done % spe == 0, done == total_steps
+    stopped = False
+    for name, hook in hooks.items():
+      if done % hook.every_steps == 0 and done < total_steps:
+        out = hook(done, state, ctx)
+        state, stopped = out.state, stopped or out.stop
+        if out.metrics:
+          writer.write(done, {f"{name}/{k}": v for k, v in out.metrics.items()})
+    epoch_end, last = done % spe == 0, done == total_steps or stopped
     if done % config.log_every_steps == 0 or epoch_end or last:
       check_finite(done)
       means = _mean(acc, count)
@@ -153,10 +169,14 @@ def train_and_evaluate(config, workdir: str) -> dict:
       acc, count = None, 0
     if done % every_ckpt == 0 or last:
       check_finite(done)
-      ckpt.save(done, state, {"fingerprint": fp, "epoch": done / spe, "data_position": done})
+      ckpt.save(done, state, {"fingerprint": fp, "epoch": done / spe, "data_position": done,
+                              "stopped_early": stopped})
       last_saved = done
     if last or (config.eval_every_steps and done % config.eval_every_steps == 0):
       results = run_evals(config, predict_fn, state, mesh, writer, done)
+    if stopped:
+      total_steps = done
+      break
   bar.close()
   if start_step == total_steps:  # Already trained: evaluate the final checkpoint again.
     results = run_evals(config, predict_fn, state, mesh, writer, total_steps)
