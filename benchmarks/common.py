@@ -1,0 +1,32 @@
+"""Timing helpers shared by the benchmark scripts (not part of the package)."""
+import time
+
+import jax
+import jax.numpy as jnp
+
+
+def time_fn(fn, *args, repeats: int = 5, warmup: int = 1) -> float:
+  """Median wall seconds of `fn(*args)` after `warmup` calls (compile excluded)."""
+  for _ in range(warmup):
+    jax.block_until_ready(fn(*args))
+  times = []
+  for _ in range(repeats):
+    t = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    times.append(time.perf_counter() - t)
+  return sorted(times)[len(times) // 2]
+
+
+def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
+  """Achieved GFLOP/s of a float32 (n x n) @ (n x n) jnp matmul: this machine's practical peak."""
+  a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+  f = jax.jit(lambda x: x @ x)
+  return 2 * n ** 3 / time_fn(f, a, repeats=repeats) / 1e9
+
+
+def compiled_flops(jitted, *args) -> float:
+  """FLOPs XLA counts for one call of `jitted(*args)` (cost analysis of the compiled program)."""
+  cost = jitted.lower(*args).compile().cost_analysis()
+  if isinstance(cost, list):
+    cost = cost[0]
+  return float(cost.get("flops", float("nan")))
