@@ -1,6 +1,5 @@
 """Clean classification evaluator: accuracy and mean cross-entropy on one split."""
-import numpy as np
-
+from rvjax import metrics
 from rvjax.evaluators import predictions
 
 
@@ -28,5 +27,5 @@ class Evaluator:
                                         batch_size=self.batch_size, mesh=self.mesh)
     labels = self.dataset.labels
     probs = predictions.softmax(logits)
-    yield "accuracy", float(np.mean(probs.argmax(-1) == labels))
-    yield "loss", float(-np.mean(np.log(np.maximum(probs[np.arange(len(labels)), labels], 1e-12))))
+    yield "accuracy", float(metrics.accuracy(probs, labels))
+    yield "loss", float(metrics.nll(probs, labels))
