@@ -36,7 +36,8 @@ def check_images(x: Any, *, name: str = "images", channels: int | None = None) -
   if channels is not None and shape[-1] != channels:
     raise ValueError(f"{name} must have {channels} channels (NHWC), got shape {tuple(shape)}.")
   if is_concrete(x) and x.size:
-    lo, hi = float(np.min(x)), float(np.max(x))
+    values = np.asarray(x)  # Materialize: np.min on a jax array inside a trace would trace.
+    lo, hi = float(values.min()), float(values.max())
     if not (np.isfinite(lo) and np.isfinite(hi)):
       raise ValueError(f"{name} contains NaN or inf values.")
     if lo < 0.0 or hi > 1.0:
@@ -53,7 +54,8 @@ def check_labels(y: Any, num_classes: int, *, name: str = "labels", batch: int |
   if batch is not None and shape[0] != batch:
     raise ValueError(f"{name} has {shape[0]} entries but the images have {batch}.")
   if is_concrete(y) and y.size:
-    lo, hi = int(np.min(y)), int(np.max(y))
+    values = np.asarray(y)
+    lo, hi = int(values.min()), int(values.max())
     if lo < 0 or hi >= num_classes:
       raise ValueError(
           f"{name} must lie in [0, {num_classes}), got values in [{lo}, {hi}].")

@@ -1,0 +1,87 @@
+"""rvjax.models: flax.linen image classifiers behind one registry.
+
+  model = rvjax.models.create("resnet20", num_classes=10, dropout_rate=0.1)
+  variables = model.init(key, x, train=False)          # {"params", "batch_stats"}
+  logits, updates = model.apply(variables, x, train=True, mutable=["batch_stats"],
+                                rngs={"dropout": key})  # (N, num_classes) float32
+
+Every model takes float NHWC images in [0, 1] (normalization (x - mean) / std happens inside),
+keeps BN statistics in `batch_stats`, and draws dropout noise from the "dropout" rng stream.
+Shared fields (see `layers.Classifier`): num_classes, mean, std, dropout_rate,
+dropout_placement ("head" | "all"), mc_dropout, dtype.
+"""
+import dataclasses
+from typing import Any
+
+import flax.linen as nn
+
+from rvjax.models.cnn import CNN
+from rvjax.models.layers import Classifier
+from rvjax.models.preact_resnet import PreActResNet
+from rvjax.models.resnet import ResNet
+from rvjax.models.wide_resnet import WideResNet
+
+# name -> (class, default fields). Tiny variants exist for fast tests (like Flax's _ResNet1).
+_REGISTRY: dict[str, tuple[type[Classifier], dict[str, Any]]] = {
+    "cnn": (CNN, {}),
+    "cnn_tiny": (CNN, dict(widths=(4, 8))),
+    "resnet20": (ResNet, dict(stage_sizes=(3, 3, 3), widths=(16, 32, 64))),
+    "resnet_tiny": (ResNet, dict(stage_sizes=(1, 1, 1), widths=(4, 8, 16))),
+    "preact_resnet18": (PreActResNet, dict(stage_sizes=(2, 2, 2, 2), widths=(64, 128, 256, 512))),
+    "preact_resnet_tiny": (PreActResNet, dict(stage_sizes=(1, 1, 1, 1), widths=(4, 8, 8, 16))),
+    "wide_resnet": (WideResNet, {}),  # generic: pass depth= and widen_factor=
+    "wrn28_10": (WideResNet, dict(depth=28, widen_factor=10)),
+    "wrn28_2": (WideResNet, dict(depth=28, widen_factor=2)),
+    "wrn_tiny": (WideResNet, dict(depth=10, widen_factor=1)),
+}
+
+DEFAULT_NUM_CLASSES = 10
+
+
+def names() -> list[str]:
+  """Sorted list of the registered model names."""
+  return sorted(_REGISTRY)
+
+
+def fields(name: str) -> list[str]:
+  """Sorted keyword arguments `create(name, ...)` accepts (the model's dataclass fields)."""
+  cls, _ = _lookup(name)
+  return sorted(f.name for f in dataclasses.fields(cls) if f.name not in ("parent", "name"))
+
+
+def create(name: str, *, num_classes: int | None = DEFAULT_NUM_CLASSES, **kw) -> nn.Module:
+  """Builds registered model `name`, overriding its defaults with `kw`.
+
+  Args:
+    name: one of `names()`.
+    num_classes: number of output logits; None means 10.
+    **kw: model fields, e.g. dropout_rate=0.1, mc_dropout=True, mean=(0.49, 0.48, 0.45),
+      widths=(8, 16). Lists are converted to tuples (module fields must be hashable).
+
+  Returns:
+    An unbound linen module; `apply(variables, x, train=...)` maps (N, H, W, C) images in
+    [0, 1] to (N, num_classes) float32 logits.
+
+  Raises:
+    ValueError: unknown `name` (listing the valid ones) or a keyword the model lacks (naming
+      it, the model and its valid fields).
+  """
+  cls, defaults = _lookup(name)
+  valid = fields(name)
+  unknown = sorted(set(kw) - set(valid))
+  if unknown:
+    raise ValueError(f"Model {name!r} ({cls.__name__}) has no field(s) {', '.join(unknown)}; "
+                     f"valid: {', '.join(valid)}.")
+  config = {**defaults, **{k: tuple(v) if isinstance(v, list) else v for k, v in kw.items()}}
+  config["num_classes"] = DEFAULT_NUM_CLASSES if num_classes is None else int(num_classes)
+  return cls(**config)
+
+
+def _lookup(name: str) -> tuple[type[Classifier], dict[str, Any]]:
+  if name not in _REGISTRY:
+    raise ValueError(f"Unknown model {name!r}; valid: {', '.join(names())}.")
+  return _REGISTRY[name]
+
+
+__all__ = ["CNN", "Classifier", "PreActResNet", "ResNet", "WideResNet", "create", "fields",
+           "names"]

@@ -1,0 +1,162 @@
+"""Pieces shared by every model in the zoo: the classifier base, normalization, conv and BN.
+
+Every classifier subclasses `Classifier`, which owns the fields all models share (number of
+classes, input mean/std, dropout settings, compute dtype) and the three steps every `__call__`
+takes: `_prepare` (check, normalize, cast the input), `_dropout` (the block-level MC-dropout
+site) and `_head` (dropout, then the final float32 dense layer).
+
+Conventions:
+  * Input: float NHWC images in [0, 1]. Normalization happens inside the model as
+    (x - mean) / std, where `mean` and `std` are tuples of length 1 (broadcast over all
+    channels) or C. The defaults (0.5,) / (0.25,) map [0, 1] to [-2, 2].
+  * Batch norm: `nn.BatchNorm(use_running_average=not train, momentum=0.9)`; running
+    statistics live in the `batch_stats` collection (pass `mutable=["batch_stats"]` when
+    `train=True`).
+  * Dropout: only built when `dropout_rate > 0`; uses the rng stream "dropout"; active when
+    `train=True`, or at evaluation too when `mc_dropout=True` (Monte Carlo dropout).
+    `dropout_placement="head"` puts it before the final dense layer only, `"all"` also after
+    every residual block (CNN: after every conv stage).
+  * Output: float32 logits of shape (N, num_classes); parameters are float32 whatever `dtype`.
+"""
+import functools
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from rvjax import validate
+
+DROPOUT_PLACEMENTS = ("head", "all")
+BN_MOMENTUM = 0.9
+BN_EPSILON = 1e-5
+ModuleDef = Any  # a module class or functools.partial of one
+
+# He-normal (fan_out) as in torchvision / the Flax ImageNet example.
+conv_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
+
+
+def check_rate(rate: float, name: str) -> None:
+  """Raises ValueError unless 0 <= rate < 1."""
+  if not 0.0 <= rate < 1.0:
+    raise ValueError(f"{name} must lie in [0, 1), got {rate}.")
+
+
+def check_stages(stage_sizes: Sequence[int], widths: Sequence[int]) -> None:
+  """Raises ValueError unless stage_sizes and widths are equally long, non-empty, positive."""
+  if not stage_sizes or len(stage_sizes) != len(widths):
+    raise ValueError(f"stage_sizes {tuple(stage_sizes)} and widths {tuple(widths)} must be "
+                     "non-empty and of the same length (one entry per stage).")
+  if min(stage_sizes) < 1 or min(widths) < 1:
+    raise ValueError(f"stage_sizes {tuple(stage_sizes)} and widths {tuple(widths)} must be "
+                     ">= 1.")
+
+
+def normalize(x: jnp.ndarray, mean: Sequence[float], std: Sequence[float]) -> jnp.ndarray:
+  """Returns (x - mean) / std, broadcasting length-1 or length-C `mean`/`std` over channels.
+
+  Args:
+    x: (N, H, W, C) float images in [0, 1].
+    mean: per-channel means, length 1 or C.
+    std: per-channel standard deviations (> 0), length 1 or C.
+
+  Returns:
+    (N, H, W, C) array of x's dtype.
+  """
+  channels = x.shape[-1]
+  for field, value in (("mean", mean), ("std", std)):
+    if len(value) not in (1, channels):
+      lengths = " or ".join(map(str, sorted({1, channels})))
+      raise ValueError(f"{field} must have length {lengths} (1 broadcasts over channels) for "
+                       f"{channels}-channel images, got {tuple(value)}.")
+  if any(s <= 0 for s in std):
+    raise ValueError(f"std entries must be > 0, got {tuple(std)}.")
+  mean_arr = jnp.asarray(mean, dtype=x.dtype)
+  std_arr = jnp.asarray(std, dtype=x.dtype)
+  return (x - mean_arr) / std_arr
+
+
+class Classifier(nn.Module):
+  """Base for the zoo's image classifiers: shared fields and the input/head steps.
+
+  Subclasses implement `__call__(self, x, *, train: bool) -> (N, num_classes) float32 logits`
+  for x of shape (N, H, W, C) in [0, 1], starting with `x = self._prepare(x)` and ending with
+  `return self._head(features, train)`.
+
+  Attributes:
+    num_classes: number of output logits.
+    mean: per-channel input mean, length 1 (broadcast) or C.
+    std: per-channel input std, length 1 (broadcast) or C.
+    dropout_rate: dropout probability in [0, 1); 0 builds no dropout at all.
+    dropout_placement: "head" (before the final dense) or "all" (also after every block).
+    mc_dropout: keep dropout active when train=False (Monte Carlo dropout).
+    dtype: computation dtype (e.g. jnp.bfloat16); params and logits stay float32.
+  """
+  num_classes: int = 10
+  mean: tuple[float, ...] = (0.5,)
+  std: tuple[float, ...] = (0.25,)
+  dropout_rate: float = 0.0
+  dropout_placement: str = "head"
+  mc_dropout: bool = False
+  dtype: Any = jnp.float32
+
+  def __post_init__(self):
+    """Rejects bad field values when the module is built (ValueError), not deep in a trace."""
+    validate.check_choice(self.dropout_placement, "dropout_placement", DROPOUT_PLACEMENTS)
+    validate.check_positive(self.num_classes, "num_classes")
+    check_rate(self.dropout_rate, "dropout_rate")
+    if not self.mean or not self.std:
+      raise ValueError(f"mean and std must be non-empty, got {self.mean} and {self.std}.")
+    super().__post_init__()
+
+  def _prepare(self, x: jnp.ndarray) -> jnp.ndarray:
+    """Checks the input images; returns normalized x in `dtype`, shape unchanged."""
+    validate.check_images(x, name="images")
+    x = normalize(x.astype(jnp.float32), self.mean, self.std)
+    return x.astype(self.dtype)
+
+  def _dropout_active(self, train: bool) -> bool:
+    return self.dropout_rate > 0.0 and (train or self.mc_dropout)
+
+  def _dropout(self, x: jnp.ndarray, train: bool) -> jnp.ndarray:
+    """Block-level dropout site: applied only for dropout_placement="all"."""
+    if self.dropout_placement != "all" or self.dropout_rate <= 0.0:
+      return x
+    return nn.Dropout(self.dropout_rate, deterministic=not self._dropout_active(train))(x)
+
+  def _head(self, x: jnp.ndarray, train: bool) -> jnp.ndarray:
+    """(N, D) features -> head dropout -> dense -> (N, num_classes) float32 logits."""
+    if self.dropout_rate > 0.0:
+      x = nn.Dropout(self.dropout_rate, deterministic=not self._dropout_active(train),
+                     name="head_dropout")(x)
+    logits = nn.Dense(self.num_classes, dtype=self.dtype, param_dtype=jnp.float32,
+                      name="head")(x)
+    return logits.astype(jnp.float32)
+
+
+def conv_def(dtype: Any = jnp.float32, *, use_bias: bool = False) -> ModuleDef:
+  """Returns `conv(features, kernel=3, strides=1, name=None) -> nn.Conv`.
+
+  Convs are bias-free unless `use_bias` (for convs not followed by BN), padded symmetrically
+  by kernel // 2 (PyTorch's padding=1 for 3x3, so a stride-2 conv halves an even size exactly
+  as in the papers' code), compute in `dtype`, and hold float32 He-normal (fan_out) kernels.
+  """
+  def conv(features: int, kernel: int = 3, strides: int = 1, name: str | None = None):
+    return nn.Conv(features, (kernel, kernel), strides=(strides, strides),
+                   padding=kernel // 2, use_bias=use_bias, kernel_init=conv_init, dtype=dtype,
+                   param_dtype=jnp.float32, name=name)
+  return conv
+
+
+def norm_def(train: bool, dtype: Any = jnp.float32) -> ModuleDef:
+  """Factory for BatchNorm (momentum 0.9, eps 1e-5), running stats in `batch_stats`.
+
+  Uses batch statistics and updates the running ones when `train`, the running ones otherwise.
+  """
+  return functools.partial(nn.BatchNorm, use_running_average=not train, momentum=BN_MOMENTUM,
+                           epsilon=BN_EPSILON, dtype=dtype, param_dtype=jnp.float32)
+
+
+def global_avg_pool(x: jnp.ndarray) -> jnp.ndarray:
+  """(N, H, W, C) -> (N, C) mean over space."""
+  return jnp.mean(x, axis=(1, 2))
+
