@@ -73,3 +73,21 @@ def check_choice(value: Any, name: str, choices) -> None:
   """Raises ValueError if `value` is not one of `choices`, listing them."""
   if value not in choices:
     raise ValueError(f"Unknown {name} {value!r}; valid: {', '.join(map(str, sorted(choices)))}.")
+
+
+def check_batch(batch: Any) -> None:
+  """Checks a train/eval batch {"image": (B,H,W,C) float in [0,1], "label": (B,) int, "mask": (B,)}.
+
+  Runs at trace time on shapes and dtypes (values too when concrete); raises ValueError.
+  """
+  missing = {"image", "label", "mask"} - set(batch)
+  if missing:
+    raise ValueError(f"batch is missing {sorted(missing)}; it needs image, label and mask.")
+  check_images(batch["image"], name="batch['image']")
+  n = batch["image"].shape[0]
+  for key in ("label", "mask"):
+    shape = getattr(batch[key], "shape", None)
+    if shape is None or tuple(shape) != (n,):
+      raise ValueError(f"batch[{key!r}] must have shape ({n},) to match the images, got {shape}.")
+  if not jnp.issubdtype(batch["label"].dtype, jnp.integer):
+    raise ValueError(f"batch['label'] must be integers, got dtype {batch['label'].dtype}.")

@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from rvjax import validate
 from rvjax.train import optim
 from rvjax.train.state import TrainState
 
@@ -27,6 +28,7 @@ def train_step(state: TrainState, batch: dict, key: jax.Array, *, objective,
     The new state and scalar metrics: the objective's, plus loss, grad/param/update norms, the
     per-group learning rates and `finite` (1.0 iff loss and gradients are finite).
   """
+  validate.check_batch(batch)
   step_key = jax.random.fold_in(key, state.step)
   grad_fn = jax.value_and_grad(objective, has_aux=True)
   (loss, (model_state, metrics)), grads = grad_fn(state.params, state.model_state, batch, step_key)
