@@ -1,0 +1,156 @@
+"""Digital corruptions: brightness, contrast, saturate, elastic transform, pixelate, JPEG.
+
+Each function corrupts ONE image `x` (H, W, C) in [0, 1] given its `key`, the table entry `c`
+and `scale` = min(H, W) / table reference size, which multiplies every pixel-unit parameter.
+
+Grayscale (C = 1): brightness adds to the gray level (the value channel of a gray pixel);
+saturate returns the image unchanged, since a gray image has no saturation to scale (the
+imagecorruptions package does the same in effect: it keeps the red channel, which equals the
+value); jpeg_compression codes the luminance plane only, as a gray JPEG.
+
+Differences from the published scripts:
+- jpeg_compression: the original saves a JPEG with Pillow / libjpeg. Here the codec is written
+  as array ops: JFIF YCbCr, 4:2:0 chroma (2x2 means, triangle "fancy" upsampling as libjpeg's
+  decoder), 8x8 orthonormal DCT, the Annex K luminance / chrominance tables scaled by the IJG
+  quality formula, rounding of coefficients, inverse DCT and 8-bit output. It uses a float DCT
+  instead of libjpeg's integer one and no entropy coding (lossless, so irrelevant); borders
+  are padded to a multiple of 16 by edge replication as libjpeg does.
+- pixelate: Pillow's BOX down-sampling to int(c * size) and BOX (= nearest) up-sampling, as
+  one resampling matrix per axis, without the 8-bit rounding in between.
+- elastic_transform: cv2.warpAffine of the random three-point affine (reflect-101 borders)
+  and scipy map_coordinates of the smoothed displacement field (reflect borders), both
+  bilinear, as published; OpenCV's 1/32-pixel fixed-point coordinates are not reproduced.
+"""
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rvjax.corruptions import imaging, tables
+
+
+def brightness(key: jax.Array, x: jax.Array, c: float, scale: float) -> jax.Array:
+  """Adds `c` to the HSV value channel (clipped); gray images: clip(x + c)."""
+  del key, scale
+  if x.shape[-1] == 1:
+    return jnp.clip(x + c, 0.0, 1.0)
+  hsv = imaging.rgb_to_hsv(x)
+  hsv = hsv.at[..., 2].set(jnp.clip(hsv[..., 2] + c, 0.0, 1.0))
+  return jnp.clip(imaging.hsv_to_rgb(hsv), 0.0, 1.0)
+
+
+def contrast(key: jax.Array, x: jax.Array, c: float, scale: float) -> jax.Array:
+  """(x - mean) * c + mean with the per-image, per-channel mean."""
+  del key, scale
+  mean = jnp.mean(x, axis=(0, 1), keepdims=True)
+  return jnp.clip((x - mean) * c + mean, 0.0, 1.0)
+
+
+def saturate(key: jax.Array, x: jax.Array, c, scale: float) -> jax.Array:
+  """HSV saturation s -> clip(s * c0 + c1); gray images are returned unchanged."""
+  del key, scale
+  if x.shape[-1] == 1:
+    return x
+  factor, offset = c
+  hsv = imaging.rgb_to_hsv(x)
+  hsv = hsv.at[..., 1].set(jnp.clip(hsv[..., 1] * factor + offset, 0.0, 1.0))
+  return jnp.clip(imaging.hsv_to_rgb(hsv), 0.0, 1.0)
+
+
+def elastic_transform(key: jax.Array, x: jax.Array, c, scale: float) -> jax.Array:
+  """Random affine warp then a smoothed random displacement field.
+
+  c = (displacement alpha, displacement sigma, affine jitter), all in pixels.
+  """
+  alpha, sigma, jitter = (v * scale for v in c)
+  h, w = x.shape[:2]
+  u = jax.random.uniform(key, (h * w * 2 + 6,), minval=-1.0, maxval=1.0)
+  # Three points around the center (as (col, row)) move by up to `jitter` pixels.
+  cy, cx, side = h // 2, w // 2, min(h, w) // 3
+  src = np.array([[cx + side, cy + side], [cx + side, cy - side], [cx - side, cy - side]],
+                 np.float32)
+  dst = src + jitter * u[:6].reshape(3, 2)
+  # Inverse map: output pixel (col, row, 1) @ inv -> source (col, row).
+  inv = jnp.linalg.solve(jnp.concatenate([dst, jnp.ones((3, 1))], axis=1), jnp.asarray(src))
+  rows, cols = jnp.meshgrid(jnp.arange(h, dtype=jnp.float32), jnp.arange(w, dtype=jnp.float32),
+                            indexing="ij")
+  src_cols = cols * inv[0, 0] + rows * inv[1, 0] + inv[2, 0]
+  src_rows = cols * inv[0, 1] + rows * inv[1, 1] + inv[2, 1]
+  x = imaging.sample_bilinear(x, src_rows, src_cols, mode="mirror")
+  if alpha > 0:
+    noise = u[6:].reshape(h, w, 2)
+    field = alpha * imaging.gaussian_blur(noise, sigma, truncate=3.0, mode="symmetric")
+    x = imaging.sample_bilinear(x, rows + field[..., 1], cols + field[..., 0], mode="reflect")
+  return jnp.clip(x, 0.0, 1.0)
+
+
+def pixelate(key: jax.Array, x: jax.Array, c: float, scale: float) -> jax.Array:
+  """Box-downsample to int(c * size) pixels, then nearest-upsample back; c is a ratio."""
+  del key, scale
+  h, w = x.shape[:2]
+  hs, ws = max(1, int(h * c)), max(1, int(w * c))
+  small = imaging.apply_resize(x, imaging.box_resize_matrix(h, hs),
+                               imaging.box_resize_matrix(w, ws))
+  # Upsampling with BOX weights picks one source pixel per output pixel: a gather.
+  rows = np.argmax(imaging.box_resize_matrix(hs, h), axis=1)
+  cols = np.argmax(imaging.box_resize_matrix(ws, w), axis=1)
+  return jnp.clip(small[rows][:, cols], 0.0, 1.0)
+
+
+def quantization_table(base, quality: int) -> np.ndarray:
+  """IJG scaling of a base 8x8 table to `quality` in 1..100, entries in [1, 255]."""
+  quality = min(max(int(quality), 1), 100)
+  factor = 5000 // quality if quality < 50 else 200 - 2 * quality
+  table = (np.asarray(base, np.int64) * factor + 50) // 100
+  return np.clip(table, 1, 255).reshape(8, 8).astype(np.float32)
+
+
+def _dct_matrix() -> np.ndarray:
+  k = np.arange(8)[:, None]
+  n = np.arange(8)[None, :]
+  d = np.cos((2 * n + 1) * k * np.pi / 16) * np.sqrt(2 / 8)
+  d[0] /= np.sqrt(2)
+  return d.astype(np.float32)
+
+
+def _code_plane(plane, qtable):
+  """Quantizes the 8x8 block DCT of `plane` (H, W), sizes multiples of 8, values in 0..255."""
+  h, w = plane.shape
+  d = jnp.asarray(_dct_matrix())
+  hi = jax.lax.Precision.HIGHEST
+  blocks = (plane - 128.0).reshape(h // 8, 8, w // 8, 8)
+  coef = jnp.einsum("uy,aybx,vx->aubv", d, blocks, d, precision=hi)
+  q = jnp.asarray(qtable)[None, :, None, :]
+  coef = jnp.round(coef / q) * q
+  blocks = jnp.einsum("uy,aubv,vx->aybx", d, coef, d, precision=hi)
+  return blocks.reshape(h, w) + 128.0
+
+
+def jpeg_compression(key: jax.Array, x: jax.Array, c: int, scale: float) -> jax.Array:
+  """JPEG round trip at quality `c` (baseline tables, 4:2:0 chroma), output on the 8-bit grid."""
+  del key, scale
+  h, w, channels = x.shape
+  ph, pw = -h % 16, -w % 16
+  v = jnp.pad(x, ((0, ph), (0, pw), (0, 0)), mode="edge") * 255.0
+  luma_q = quantization_table(tables.JPEG_LUMINANCE, c)
+  if channels == 1:
+    out = _code_plane(jnp.round(v[..., 0]), luma_q)[..., None]
+  else:
+    r, g, b = v[..., 0], v[..., 1], v[..., 2]
+    y = jnp.round(0.299 * r + 0.587 * g + 0.114 * b)
+    cb = jnp.round(-0.168736 * r - 0.331264 * g + 0.5 * b + 128.0)
+    cr = jnp.round(0.5 * r - 0.418688 * g - 0.081312 * b + 128.0)
+    chroma_q = quantization_table(tables.JPEG_CHROMINANCE, c)
+    hh, ww = y.shape
+
+    def chroma(plane):
+      small = plane.reshape(hh // 2, 2, ww // 2, 2).mean(axis=(1, 3))
+      coded = _code_plane(small, chroma_q)[..., None]
+      rows = (np.arange(hh) + 0.5) / 2 - 0.5
+      cols = (np.arange(ww) + 0.5) / 2 - 0.5
+      return imaging.resample_linear(coded, rows, cols)[..., 0] - 128.0
+
+    y = _code_plane(y, luma_q)
+    cb, cr = chroma(cb), chroma(cr)
+    out = jnp.stack([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb], -1)
+  out = jnp.clip(jnp.round(out), 0.0, 255.0) / 255.0
+  return out[:h, :w]
