@@ -130,7 +130,10 @@ def learning_rates(opt_state) -> dict[str, jax.Array]:
 
 
 def set_lr_scales(opt_state, scales: dict[str, float]):
-  """Returns `opt_state` with the groups' lr_scale replaced; pure and jit-compatible."""
+  """Returns `opt_state` with the groups' lr_scale replaced; pure and jit-compatible.
+
+  A value is a scalar, or (K,) per member for a stacked ensemble (scalars broadcast).
+  """
   part = _partition_state(opt_state)
   unknown = set(scales) - set(part.inner_states)
   if unknown:
@@ -139,7 +142,8 @@ def set_lr_scales(opt_state, scales: dict[str, float]):
   for g, value in scales.items():
     masked = inner[g]
     hyper = dict(masked.inner_state.hyperparams)
-    hyper["lr_scale"] = jnp.asarray(value, jnp.asarray(hyper["lr_scale"]).dtype)
+    current = jnp.asarray(hyper["lr_scale"])  # () or (K,) for a stacked ensemble.
+    hyper["lr_scale"] = jnp.broadcast_to(jnp.asarray(value, current.dtype), current.shape)
     inner[g] = masked._replace(inner_state=masked.inner_state._replace(hyperparams=hyper))
   new_part = part._replace(inner_states=inner)
   if isinstance(opt_state, tuple) and not hasattr(opt_state, "inner_states"):
