@@ -19,10 +19,10 @@ and 160 (scaled with `epochs` as UB does), weight decay 4e-4 on kernels: UB's Ke
 penalty adds 2e-4 ||w||^2 to the loss, i.e. 4e-4 w to the gradient (UB also regularizes BN and
 biases; rvjax decays kernels only). `method=ensemble`: 4 such members (UB's ensemble_size),
 trained as one stacked state with their own init and data order; prediction = mean probability.
-Train split: the first 90% of tfds train (45000 images; UB trains on all 50000).
+Train split: the first 90% of tfds train (45000 images; UB trains on all 50000). Augmentation:
+random 4-px-padded crop and left-right flip (`config.augment = "crop_flip"`), as UB.
 
-Not included: UB's random crop + flip augmentation (no augmentation in the rvjax trainer yet),
-bf16, and UB's per-layer l2 options.
+Not included: bf16 and UB's per-layer l2 options.
 
 Evals (at the end): accuracy/NLL on val and test; calibration on test; "corruption": CIFAR-10-C
 from tfds (`c_source=device`: rvjax's on-device suite instead, no preparation needed), 19 x 5
@@ -56,6 +56,7 @@ def get_config(arg=None):
   c.model.kwargs = {"mean": CIFAR10_MEAN, "std": CIFAR10_STD}
   c.optimizer.update(name="sgd", lr=0.1 * arg.batch / 128, momentum=0.9, nesterov=True,
                      weight_decay=4e-4)
+  c.augment = "crop_flip"
   c.batch_size = arg.batch
   c.num_epochs = arg.epochs
   spe = TRAIN_EXAMPLES // arg.batch

@@ -35,6 +35,7 @@ def base() -> ml_collections.ConfigDict:
   c.data = ml_collections.ConfigDict({"name": "digits", "data_dir": "", "kwargs": {}})
   c.model = ml_collections.ConfigDict({"name": "cnn", "kwargs": {}})
   c.objective = ml_collections.ConfigDict({"name": "erm", "kwargs": {}})
+  c.augment = ""  # "", "flip" or "crop_flip": see rvjax.objectives.augmented.
   c.optimizer = ml_collections.ConfigDict({
       "name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True, "b1": 0.9, "b2": 0.999,
       "weight_decay": 0.0, "grad_clip_norm": 0.0, "groups": (("all", ".*"),)})
@@ -50,8 +51,54 @@ def base() -> ml_collections.ConfigDict:
       "val": {"type": "classification", "split": "val", "batch_size": 256},
       "test": {"type": "classification", "split": "test", "batch_size": 256}})
   c.hooks = ml_collections.ConfigDict()  # name -> {type, every_steps, ...}; see rvjax.train.hooks.
+  # Deep ensemble of `size` stacked members; formulation "auto" | "vmap" | "unroll" | "map"
+  # (see rvjax.uncertainty.ensemble). MC-dropout passes at eval (0 = off; needs dropout_rate > 0).
+  c.ensemble = ml_collections.ConfigDict({"size": 1, "formulation": "auto"})
+  c.mc_dropout = ml_collections.ConfigDict({"samples": 0})
+  c.calibrate_temperature = False  # Fit T on val logits after training; eval divides by T.
   c.resume = ""
   c.model_init = ""
   c.fail_at_step = -1  # Test hook: raise InjectedFailure before this step.
   c.progress = True
   return c
+
+
+def calibration_eval(split: str = "test", *, batch_size: int = 256, num_bins: int = 15) -> dict:
+  """An entry of config.evals running rvjax.evaluators.calibration (writes a reliability PNG)."""
+  return {"type": "calibration", "split": split, "batch_size": batch_size, "num_bins": num_bins}
+
+
+ADVERSARIAL_METHODS = {"standard": "erm", "pgd_at": "pgd_at", "fast_at": "fast_at",
+                       "trades": "trades"}
+
+
+def adversarial_objective(method: str, *, eps: float, norm: str, steps: int = 10,
+                          step_size: float | None = None, beta: float = 6.0) -> dict:
+  """config.objective for `method` in ADVERSARIAL_METHODS; step_size None: 2.5 * eps / steps."""
+  if method not in ADVERSARIAL_METHODS:
+    raise ValueError(f"Unknown method {method!r}; valid: {', '.join(ADVERSARIAL_METHODS)}.")
+  step_size = 2.5 * eps / steps if step_size is None else step_size
+  kwargs = {"standard": {},
+            "pgd_at": dict(eps=eps, norm=norm, steps=steps, step_size=step_size),
+            "fast_at": dict(eps=eps, norm=norm, alpha=1.25 * eps),
+            "trades": dict(eps=eps, norm=norm, steps=steps, step_size=step_size, beta=beta)}
+  return {"name": ADVERSARIAL_METHODS[method], "kwargs": kwargs[method]}
+
+
+def adversarial_eval(*, eps, norm: str, pgd_steps: int = 20, pgd_restarts: int = 5,
+                     apgd_steps: int = 100, n_target_classes: int = 9, max_translation=3.0,
+                     spatial_grid=(5, 5, 31), num_examples: int = 0, batch_size: int = 128,
+                     sanity: bool = True) -> dict:
+  """An entry of config.evals running rvjax.evaluators.adversarial on the test split.
+
+  Its files go to workdir/<name>/ (name "adversarial"); pgd uses step 2.5 eps / pgd_steps.
+  """
+  return {"type": "adversarial", "name": "adversarial", "split": "test", "norm": norm,
+          "eps": tuple(eps),
+          "num_examples": num_examples, "batch_size": batch_size, "sanity": sanity,
+          "attacks": {"fgsm": {},
+                      "pgd": {"steps": pgd_steps, "restarts": pgd_restarts},
+                      "apgd_ce": {"steps": apgd_steps},
+                      "autoattack": {"steps": apgd_steps, "n_target_classes": n_target_classes},
+                      "spatial": {"max_translation": max_translation,
+                                  "grid": tuple(spatial_grid)}}}

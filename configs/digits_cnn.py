@@ -3,14 +3,19 @@ r"""Small CNN on scikit-learn's 8x8 handwritten digits: the main job, fully offl
   python -m launch.train --config=configs/digits_cnn.py --workdir=/tmp/rvjax_digits
 
 Result (2-core CPU): see README's results table. `:tiny` shrinks everything for tests.
+`:shift` adds the distribution-shift evals of configs/shift_evals.py (calibration, 19 x 5
+corruptions, OOD); `holdout=N` trains without the last N classes and adds them as the open-set
+OOD set (`:shift,holdout=2`: classes 8 and 9).
 """
-from configs import common
+from configs import common, shift_evals
 
 
 def get_config(arg=None):
-  arg = common.parse_arg(arg, tiny=False, image_size=8)
+  arg = common.parse_arg(arg, tiny=False, image_size=8, shift=False, holdout=0)
   c = common.base()
   c.data.kwargs = {"image_size": arg.image_size}
+  if arg.holdout:
+    c.data.kwargs.exclude_classes = tuple(range(10 - arg.holdout, 10))
   c.model.name = "cnn"
   c.optimizer.update(name="adam", lr=3e-3, weight_decay=1e-4)
   c.schedule.update(name="cosine", warmup_steps=20)
@@ -27,5 +32,7 @@ def get_config(arg=None):
     c.progress = False
     for e in c.evals.values():
       e.batch_size = 64
+  if arg.shift:
+    shift_evals.add_shift_evals(c, tiny=arg.tiny)
   c.lock()
   return c

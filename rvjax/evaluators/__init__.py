@@ -3,10 +3,14 @@
 The trainer builds one per entry of `config.evals` (its `type` names the module) and hands it a
 jitted `predict_fn(state, images) -> logits`; evaluators never touch the model.
 """
-from rvjax import validate
-from rvjax.evaluators import classification
+import inspect
 
-_REGISTRY = {"classification": classification.Evaluator}
+from rvjax import validate
+from rvjax.evaluators import adversarial, calibration, classification, corruption, ood
+
+_REGISTRY = {"classification": classification.Evaluator, "adversarial": adversarial.Evaluator,
+             "calibration": calibration.Evaluator, "corruption": corruption.Evaluator,
+             "ood": ood.Evaluator}
 
 
 def names() -> list[str]:
@@ -14,7 +18,17 @@ def names() -> list[str]:
   return sorted(_REGISTRY)
 
 
-def create(kind: str, predict_fn, **kwargs):
-  """Builds the evaluator of type `kind`; unknown types raise ValueError."""
+def create(kind: str, predict_fn, *, workdir: str | None = None, member_logits_fn=None,
+           **kwargs):
+  """Builds the evaluator of type `kind`; unknown types raise ValueError.
+
+  Optional context goes only to evaluators whose constructor takes it: `workdir` (the run's
+  directory, for plots and reports) and `member_logits_fn` (`(state, images) -> (M, B, K)`
+  logits of ensemble members or MC-dropout samples, for mutual information; None otherwise).
+  """
   validate.check_choice(kind, "evaluator type", _REGISTRY)
-  return _REGISTRY[kind](predict_fn, **kwargs)
+  cls = _REGISTRY[kind]
+  accepted = inspect.signature(cls).parameters
+  context = {"workdir": workdir, "member_logits_fn": member_logits_fn}
+  kwargs.update({k: v for k, v in context.items() if k in accepted})
+  return cls(predict_fn, **kwargs)

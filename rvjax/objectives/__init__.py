@@ -3,10 +3,14 @@
 Each family lives in its own module exposing `make(apply_fn, **kwargs) -> objective`; `create`
 looks one up by the name a config gives.
 """
-from rvjax import validate
-from rvjax.objectives import erm
+import inspect
 
-_REGISTRY = {"erm": erm.make}
+from rvjax import validate
+from rvjax.objectives import adversarial, augmented, augmix, erm
+
+_REGISTRY = {"erm": erm.make, "pgd_at": adversarial.make_pgd_at,
+             "fast_at": adversarial.make_fast_at, "trades": adversarial.make_trades,
+             "augmix": augmix.make}
 
 
 def names() -> list[str]:
@@ -15,6 +19,13 @@ def names() -> list[str]:
 
 
 def create(name: str, apply_fn, **kwargs):
-  """The objective `name` built around `apply_fn`; unknown names raise ValueError."""
+  """The objective `name` built around `apply_fn`; unknown names or kwargs raise ValueError."""
   validate.check_choice(name, "objective", _REGISTRY)
-  return _REGISTRY[name](apply_fn, **kwargs)
+  make = _REGISTRY[name]
+  params = inspect.signature(make).parameters
+  valid = [p for p in params if p != "apply_fn"]
+  unknown = sorted(set(kwargs) - set(valid))
+  if unknown and all(p.kind != p.VAR_KEYWORD for p in params.values()):
+    raise ValueError(f"Objective {name!r} has no argument(s) {', '.join(unknown)}; valid: "
+                     f"{', '.join(valid)}.")
+  return make(apply_fn, **kwargs)

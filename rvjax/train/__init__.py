@@ -1,4 +1,5 @@
 """The training core: TrainState, the pure train step, optimizers, checkpoints, writers, loop."""
+from rvjax.train import guards  # registers the "pgd_guard" hook
 from rvjax.train.checkpoint import CheckpointError, Checkpointer
 from rvjax.train.loop import InjectedFailure, train_and_evaluate
 from rvjax.train.state import TrainState

@@ -3,21 +3,28 @@
 Resume ladder (big_vision): the workdir's latest checkpoint, else `config.resume` (another run's
 workdir: full state), else `config.model_init` (another run's workdir: params only), else
 scratch. A resumed run replays exactly the batches and keys an uninterrupted run would see.
+
+With `config.ensemble.size` K > 1 the state is K stacked members trained by one step mapped over
+them (rvjax.uncertainty.ensemble); `config.mc_dropout.samples` > 0 makes the eval prediction an
+MC-dropout mean; `config.calibrate_temperature` fits T on val logits after training.
 """
+import functools
 import json
 import os
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import tqdm
 
 from rvjax import data as data_lib
 from rvjax import evaluators as evaluators_lib
-from rvjax import models, objectives, sharding
+from rvjax import models, objectives, sharding, uncertainty
 from rvjax.evaluators import predictions
 from rvjax.train import checkpoint, hooks as hooks_lib, optim, step as step_lib, writers
 from rvjax.train import state as state_lib
+from rvjax.uncertainty import ensemble, mc_dropout
 
 
 class InjectedFailure(RuntimeError):
@@ -40,7 +47,79 @@ def fingerprint(config, input_shape, num_classes: int) -> dict:
   return {"model": config.model.name, "model_kwargs": json.dumps(dict(config.model.kwargs),
                                                                  sort_keys=True, default=str),
           "input_shape": list(input_shape[1:]), "num_classes": num_classes,
-          "optimizer": config.optimizer.name, "groups": [list(g) for g in config.optimizer.groups]}
+          "optimizer": config.optimizer.name, "groups": [list(g) for g in config.optimizer.groups],
+          "ensemble_size": config.ensemble.size}
+
+
+def make_mesh(config):
+  """The mesh; an ensemble's members are split over gcd(K, devices) devices of its member axis."""
+  return sharding.make_mesh(ensemble.mesh_members(config.ensemble.size))
+
+
+def abstract_state(config, model, tx, input_shape, mesh):
+  """The TrainState's shapes and shardings; K stacked members when config.ensemble.size > 1."""
+  if config.ensemble.size > 1:
+    return ensemble.abstract_state(state_lib.init_fn(model, tx, input_shape),
+                                   config.ensemble.size, mesh)
+  return state_lib.abstract_state(model, tx, input_shape, mesh)
+
+
+def create_state(config, model, tx, input_shape, key, mesh):
+  """A fresh TrainState from `key`; member m of an ensemble from fold_in(key, m)."""
+  if config.ensemble.size > 1:
+    return ensemble.create(state_lib.init_fn(model, tx, input_shape), key,
+                           config.ensemble.size, mesh)
+  return state_lib.create(model, tx, input_shape, key, mesh)
+
+
+def make_train_step(config, objective, tx, mesh, key):
+  """(jitted step, its key, member data seeds or None): one model, or K members in one step."""
+  if config.ensemble.size == 1:
+    return step_lib.compile_train_step(objective, tx), key, None
+  size = config.ensemble.size
+  member_step = functools.partial(step_lib.train_step, objective=objective, tx=tx)
+  step_fn = ensemble.compile_step(member_step, ensemble.resolve(config.ensemble.formulation, mesh),
+                                  mesh)
+  return step_fn, ensemble.member_keys(key, size), ensemble.member_seeds(config.seed, size)
+
+
+def make_predict_fn(config, model, mesh):
+  """The jitted eval `(state, images) -> logits / T`: an MC-dropout mean and/or ensemble pool."""
+  logits_fn = functools.partial(step_lib.eval_logits, model.apply)
+  if config.mc_dropout.samples:
+    key = jax.random.fold_in(jax.random.key(config.seed), 2)  # Fixed: evaluation is reproducible.
+    logits_fn = mc_dropout.predictive(model, config.mc_dropout.samples, key)
+  if config.ensemble.size > 1:
+    logits_fn = ensemble.pooled(logits_fn, ensemble.resolve(config.ensemble.formulation, mesh))
+  return jax.jit(step_lib.calibrated(logits_fn))
+
+
+def make_member_logits_fn(config, model, mesh):
+  """Jitted `(state, images) -> (M, B, K)` member logits (ensemble members and/or MC-dropout
+  samples, divided by T) for mutual information; None for a single deterministic model."""
+  size, samples = config.ensemble.size, config.mc_dropout.samples
+  if size == 1 and not samples:
+    return None
+  logits_fn = functools.partial(step_lib.eval_logits, model.apply)
+  if samples:
+    key = jax.random.fold_in(jax.random.key(config.seed), 2)  # The keys make_predict_fn uses.
+    keys = jax.random.split(key, samples)
+    if size == 1:
+      return jax.jit(step_lib.calibrated(
+          lambda state, images: mc_dropout.sample_logits(model, state, images, keys)))
+    logits_fn = mc_dropout.predictive(model, samples, key)
+  members = ensemble.over_members(logits_fn, ensemble.resolve(config.ensemble.formulation, mesh),
+                                  in_axes=(0, None))
+  return jax.jit(step_lib.calibrated(members))
+
+
+def fit_temperature(predict_fn, state, val_ds, mesh, batch_size: int):
+  """Fits T on the val logits of `state` at T = 1; returns (state holding T, T)."""
+  ones = jnp.ones_like(state.temperature)
+  logits = predictions.collect_logits(predict_fn, state.replace(temperature=ones), val_ds,
+                                      batch_size=batch_size, mesh=mesh)
+  t = uncertainty.fit_temperature(logits, val_ds.labels)
+  return state.replace(temperature=ones * t), t  # ones_like keeps the member sharding.
 
 
 def build(config, train_ds: data_lib.Dataset):
@@ -52,15 +131,16 @@ def build(config, train_ds: data_lib.Dataset):
                      "config.total_steps to at least 1.")
   model = models.create(config.model.name, num_classes=train_ds.num_classes,
                         **dict(config.model.kwargs))
-  objective = objectives.create(config.objective.name, model.apply,
-                                **dict(config.objective.kwargs))
+  objective = objectives.augmented.wrap(
+      objectives.create(config.objective.name, model.apply, **dict(config.objective.kwargs)),
+      config.augment)
   tx = optim.make_optimizer(config.optimizer, config.schedule, total_steps)
   return model, objective, tx, spe, total_steps
 
 
 def initial_state(config, model, tx, input_shape, mesh, ckpt: checkpoint.Checkpointer, fp):
   """Restores or creates the TrainState following the resume ladder: (state, source, meta)."""
-  abstract = state_lib.abstract_state(model, tx, input_shape, mesh)
+  abstract = abstract_state(config, model, tx, input_shape, mesh)
   if ckpt.latest_step() is not None:
     state, meta = ckpt.restore(abstract, fp)
     return state, f"resumed {ckpt.directory}", meta
@@ -69,7 +149,7 @@ def initial_state(config, model, tx, input_shape, mesh, ckpt: checkpoint.Checkpo
     state, meta = other.restore(abstract, fp)
     return state, f"resumed from config.resume={config.resume}", meta
   init_key = jax.random.fold_in(jax.random.key(config.seed), 0)
-  state = state_lib.create(model, tx, input_shape, init_key, mesh)
+  state = create_state(config, model, tx, input_shape, init_key, mesh)
   if config.model_init:
     params = checkpoint.restore_params(os.path.join(config.model_init, "checkpoints"),
                                        abstract.params)
@@ -77,16 +157,26 @@ def initial_state(config, model, tx, input_shape, mesh, ckpt: checkpoint.Checkpo
   return state, "scratch", {}
 
 
+def _step_of(state) -> int:
+  """Updates applied so far (every member of an ensemble has the same count)."""
+  return int(np.max(jax.device_get(state.step)))
+
+
 def _mean(acc, count):
-  return {k: float(v) / count for k, v in jax.device_get(acc).items()}
+  return {k: (np.asarray(v, np.float64) / count).tolist() for k, v in jax.device_get(acc).items()}
 
 
-def run_evals(config, predict_fn, state, mesh, writer, step: int) -> dict:
-  """Runs every evaluator in config.evals and writes "name/metric" values at `step`."""
+def run_evals(config, predict_fn, state, mesh, writer, step: int, workdir: str | None = None,
+              member_logits_fn=None) -> dict:
+  """Runs every evaluator in config.evals and writes "name/metric" values at `step`.
+
+  Evaluators that take a `workdir` argument (to write plots or reports) get `workdir`.
+  """
   results = {}
   for name, ecfg in config.evals.items():
     kwargs = {k: v for k, v in ecfg.items() if k != "type"}
-    ev = evaluators_lib.create(ecfg.type, predict_fn, data=config.data, mesh=mesh, **kwargs)
+    ev = evaluators_lib.create(ecfg.type, predict_fn, data=config.data, mesh=mesh,
+                               workdir=workdir, member_logits_fn=member_logits_fn, **kwargs)
     results.update({f"{name}/{k}": v for k, v in ev.run(state)})
   if results:
     writer.write(step, results)
@@ -103,7 +193,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   start_time = time.time()
   os.makedirs(workdir, exist_ok=True)
   save_config(config, workdir)
-  mesh = sharding.make_mesh()
+  mesh = make_mesh(config)
   sharding.check_batch_size(config.batch_size, mesh)
   train_ds = predictions.load_split(config.data, "train")
   model, objective, tx, spe, total_steps = build(config, train_ds)
@@ -112,18 +202,20 @@ def train_and_evaluate(config, workdir: str) -> dict:
   ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints"),
                                  keep=config.checkpoint.keep)
   state, source, meta = initial_state(config, model, tx, input_shape, mesh, ckpt, fp)
-  start_step = int(jax.device_get(state.step))
+  start_step = _step_of(state)
   if meta.get("stopped_early"):  # A hook ended this run early; rerunning only evaluates.
     total_steps = start_step
   writer = writers.MetricWriter(workdir)
   writer.truncate_after(start_step)
 
   train_key = jax.random.fold_in(jax.random.key(config.seed), 1)
-  step_fn = step_lib.compile_train_step(objective, tx)
-  predict_fn = step_lib.compile_predict(model.apply)
+  step_fn, train_key, member_seeds = make_train_step(config, objective, tx, mesh, train_key)
+  predict_fn = make_predict_fn(config, model, mesh)
+  members_fn = make_member_logits_fn(config, model, mesh)
   batches = data_lib.to_device(
       data_lib.train_batches(train_ds, batch_size=config.batch_size, seed=config.seed,
-                             start_step=start_step), mesh)
+                             start_step=start_step, member_seeds=member_seeds), mesh,
+      member_axis=member_seeds is not None)
   every_ckpt = config.checkpoint.every_steps or total_steps
   last_saved = start_step if start_step else None
   bar = tqdm.tqdm(total=total_steps, initial=start_step, unit="step", desc=f"train ({source})",
@@ -167,19 +259,23 @@ def train_and_evaluate(config, workdir: str) -> dict:
     if epoch_end or last:
       writer.write(done, {"epoch": done / spe, **{f"train/{k}": v for k, v in means.items()}})
       acc, count = None, 0
+    if last and config.calibrate_temperature:
+      state, temperature = fit_temperature(predict_fn, state, ctx.val_ds, mesh, config.batch_size)
+      writer.write(done, {"calibration/temperature": temperature})
     if done % every_ckpt == 0 or last:
       check_finite(done)
       ckpt.save(done, state, {"fingerprint": fp, "epoch": done / spe, "data_position": done,
                               "stopped_early": stopped})
       last_saved = done
     if last or (config.eval_every_steps and done % config.eval_every_steps == 0):
-      results = run_evals(config, predict_fn, state, mesh, writer, done)
+      results = run_evals(config, predict_fn, state, mesh, writer, done, workdir, members_fn)
     if stopped:
       total_steps = done
       break
   bar.close()
   if start_step == total_steps:  # Already trained: evaluate the final checkpoint again.
-    results = run_evals(config, predict_fn, state, mesh, writer, total_steps)
+    results = run_evals(config, predict_fn, state, mesh, writer, total_steps, workdir,
+                        members_fn)
   summary = {"steps": total_steps, "wall_time_s": time.time() - start_time, "source": source,
              **results}
   writer.write(total_steps, {"summary/wall_time_s": summary["wall_time_s"]})
@@ -202,14 +298,14 @@ def load_config(workdir: str):
   return config
 
 
-def evaluate_workdir(workdir: str) -> dict:
-  """Restores the latest checkpoint of `workdir`, runs its config's evals, logs and returns them.
+def restore_workdir(workdir: str):
+  """The latest checkpoint of a run: (config, model, state, mesh), ready for `make_predict_fn`.
 
   Raises:
     FileNotFoundError: not a workdir. checkpoint.CheckpointError: no usable checkpoint.
   """
   config = load_config(workdir)
-  mesh = sharding.make_mesh()
+  mesh = make_mesh(config)
   train_ds = predictions.load_split(config.data, "train")
   model, _, tx, _, _ = build(config, train_ds)
   input_shape = (config.batch_size,) + train_ds.images.shape[1:]
@@ -217,11 +313,26 @@ def evaluate_workdir(workdir: str) -> dict:
   if ckpt.latest_step() is None:
     raise checkpoint.CheckpointError(f"No checkpoint in {ckpt.directory}: train first with "
                                      "python -m launch.train.")
-  abstract = state_lib.abstract_state(model, tx, input_shape, mesh)
+  abstract = abstract_state(config, model, tx, input_shape, mesh)
   state, _ = ckpt.restore(abstract, fingerprint(config, input_shape, train_ds.num_classes))
-  writer = writers.MetricWriter(workdir)
-  results = run_evals(config, step_lib.compile_predict(model.apply), state, mesh, writer,
-                      int(jax.device_get(state.step)))
-  writer.close()
   ckpt.close()
+  return config, model, state, mesh
+
+
+def evaluate_workdir(workdir: str, evals=None) -> dict:
+  """Restores the latest checkpoint of `workdir`, runs its config's evals, logs and returns them.
+
+  `evals` (a config.evals-like mapping, e.g. another config's) replaces the saved config's evals.
+
+  Raises:
+    FileNotFoundError: not a workdir. checkpoint.CheckpointError: no usable checkpoint.
+  """
+  config, model, state, mesh = restore_workdir(workdir)
+  if evals is not None:
+    with config.unlocked():
+      config.evals = evals
+  writer = writers.MetricWriter(workdir)
+  results = run_evals(config, make_predict_fn(config, model, mesh), state, mesh, writer,
+                      _step_of(state), workdir, make_member_logits_fn(config, model, mesh))
+  writer.close()
   return results

@@ -19,11 +19,16 @@ class TrainState:
     params: the model's "params" collection.
     model_state: the other collections, e.g. {"batch_stats": ...}; {} when there are none.
     opt_state: the optax state, including per-group `lr_scale`s.
+    temperature: float32 scalar T > 0 dividing the eval logits (1.0 until fitted on val data by
+      `rvjax.uncertainty.fit_temperature`); saved with the checkpoint.
+
+  A deep ensemble is this same pytree with a leading member axis (K, ...) on every leaf.
   """
   step: jax.Array
   params: Any
   model_state: Any
   opt_state: Any
+  temperature: jax.Array = 1.0
 
 
 def init_fn(model, tx: optax.GradientTransformation, input_shape: tuple[int, ...]):
@@ -34,7 +39,7 @@ def init_fn(model, tx: optax.GradientTransformation, input_shape: tuple[int, ...
     params = variables.pop("params") if hasattr(variables, "pop") else variables["params"]
     model_state = {k: v for k, v in variables.items() if k != "params"}
     return TrainState(step=jnp.zeros((), jnp.int32), params=params, model_state=model_state,
-                      opt_state=tx.init(params))
+                      opt_state=tx.init(params), temperature=jnp.ones((), jnp.float32))
   return init
 
 

@@ -49,9 +49,26 @@ def train_step(state: TrainState, batch: dict, key: jax.Array, *, objective,
   return new_state, metrics
 
 
-def predict(apply_fn, state: TrainState, images: jax.Array) -> jax.Array:
-  """Eval-mode logits (N, K): running batch statistics, no dropout."""
+def eval_logits(apply_fn, state: TrainState, images: jax.Array) -> jax.Array:
+  """Eval-mode logits (N, K) before temperature scaling: running batch statistics, no dropout."""
   return apply_fn({"params": state.params, **state.model_state}, images, train=False)
+
+
+def calibrated(logits_fn):
+  """`(state, images) -> logits_fn(state, images) / T`, T the state's fitted temperature.
+
+  `logits_fn` may return log-probabilities (an MC-dropout or ensemble pool): dividing them by T
+  is temperature scaling of the pooled prediction. An ensemble holds T once per member (K equal
+  values), so T is the mean of `state.temperature`.
+  """
+  def predict_fn(state, images):
+    return logits_fn(state, images) / jnp.mean(state.temperature)
+  return predict_fn
+
+
+def predict(apply_fn, state: TrainState, images: jax.Array) -> jax.Array:
+  """Eval-mode logits (N, K) divided by `state.temperature` (1.0 unless fitted)."""
+  return calibrated(functools.partial(eval_logits, apply_fn))(state, images)
 
 
 def compile_train_step(objective, tx):

@@ -66,3 +66,22 @@ def test_mc_dropout_errors():
   model = models.create("cnn_tiny", dropout_rate=0.1)
   with pytest.raises(ValueError, match="samples must be an int >= 1"):
     mc_dropout.predictive(model, 0, jax.random.key(0))
+
+
+def test_loop_member_logits_feed_mutual_information():
+  """The loop hands evaluators (T, B, K) MC-dropout logits whose pool is the predict_fn output."""
+  import jax.numpy as jnp
+  import ml_collections
+  import optax
+  from rvjax.uncertainty import ensemble as ensemble_lib
+  config = ml_collections.ConfigDict({"seed": 0, "ensemble": {"size": 1, "formulation": "auto"},
+                                      "mc_dropout": {"samples": 4}})
+  model = models.create("cnn_tiny", dropout_rate=0.5)
+  mesh = sharding.make_mesh()
+  state = state_lib.create(model, optax.sgd(0.1), (2, 8, 8, 1), jax.random.key(0), mesh)
+  images = jnp.asarray(np.random.default_rng(0).random((3, 8, 8, 1), np.float32))
+  members = loop.make_member_logits_fn(config, model, mesh)(state, images)
+  assert members.shape == (4, 3, 10)
+  pooled = loop.make_predict_fn(config, model, mesh)(state, images)
+  np.testing.assert_allclose(ensemble_lib.pool(members), pooled, rtol=1e-5, atol=1e-6)
+  assert float(jnp.std(members, axis=0).mean()) > 0  # the samples differ
