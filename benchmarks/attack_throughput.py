@@ -7,6 +7,10 @@ Prints, for the model at 32x32x3 (compile excluded, median of the repeats):
     batch statistics, no running-stat updates) in images/s;
   * its time over k input-gradient passes (forward + backward of the cross-entropy with respect
     to the input, same logits_fn): the attack's overhead beyond its k gradients (target <= 15%);
+  * the same ratio for k bare projected sign steps in a `fori_loop`, rolled (as `attacks.pgd`
+    runs them) and fully unrolled: on XLA:CPU a while-loop body runs the convolutions' backward
+    pass on a slow path (kernel layout 01oi, naive emitter), so the rolled loop, not PGD's
+    bookkeeping, is where the overhead comes from;
   * the PGD-AT train step time over the standard (ERM) train step time (target <= k + 1.3).
 --quick times each function once after its warm-up call instead of three times.
 """
@@ -22,6 +26,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks import common  # noqa: E402
 from rvjax import attacks, models, objectives, sharding  # noqa: E402
+from rvjax.attacks import ball  # noqa: E402
 from rvjax.objectives import forward  # noqa: E402
 from rvjax.train import optim, state as state_lib, step as step_lib  # noqa: E402
 
@@ -68,12 +73,21 @@ def main():
   def pgd(s, x, y):
     return attacks.pgd(logits_fn(s), x, y, key=key, eps=EPS, step_size=STEP, steps=k)
 
+  def sign_steps(s, x, y, unroll):
+    body = lambda _, z: ball.step(z, input_grad(s, z, y), x, STEP, EPS, "linf")
+    return jax.lax.fori_loop(0, k, body, x, unroll=unroll)
+
   x, y = batch["image"], batch["label"]
   t_grad = common.time_fn(jax.jit(input_grad), state, x, y, repeats=repeats)
   t_pgd = common.time_fn(jax.jit(pgd), state, x, y, repeats=repeats)
   print(f"input-gradient pass: {t_grad:.3f} s; PGD-{k}: {t_pgd:.3f} s = "
         f"{args.batch_size / t_pgd:.1f} images/s; PGD-{k} / ({k} gradient passes) = "
         f"{t_pgd / (k * t_grad):.3f} (overhead {t_pgd / (k * t_grad) - 1:+.1%}, target <= +15%)")
+  for unroll in (1, True):
+    t = common.time_fn(jax.jit(lambda s, x, y: sign_steps(s, x, y, unroll)), state, x, y,
+                       repeats=repeats)
+    print(f"{k} bare sign steps, fori_loop unroll={unroll}: {t:.3f} s = "
+          f"{t / (k * t_grad):.3f} x {k} gradient passes")
 
   step_times = {}
   for name, kwargs in (("erm", {}), ("pgd_at", dict(eps=EPS, step_size=STEP, steps=k))):

@@ -17,8 +17,8 @@ wrn28_10}; epochs (0: the method's default below); tiny (tests: a tiny model, 1 
           momentum 0.9, weight decay 2e-4, batch 128, 76 epochs with lr x0.1 at epoch 75.
   standard: ERM with pgd_at's optimizer and schedule.
 
-Not included: the random crop + flip augmentation all of these papers use (rvjax.augment is not
-wired into the trainer yet), Rice et al.'s early stopping on PGD val accuracy, and mixed precision.
+All use the papers' 4-px-padded random crop + flip (config.augment = "crop_flip"; attacks see the
+augmented batch). Not included: Rice et al.'s early stopping on PGD val accuracy, mixed precision.
 Evaluation ("adv"): FGSM, PGD-20 (step eps / 4, 1 restart), APGD-CE, APGD-CE + APGD-T (9 targets)
 at eps 2, 4, 8 and 16 / 255 and a rotation (+-30 deg) x translation (+-3 px) grid, on the first 1000
 test images, with the sanity report.
@@ -41,6 +41,7 @@ def get_config(arg=None):
   c.data.name = "cifar10"
   c.model.name = arg.model
   c.model.kwargs = {"mean": CIFAR10_MEAN, "std": CIFAR10_STD}
+  c.augment = "crop_flip"
   if arg.method == "trades":
     c.objective = common.adversarial_objective("trades", eps=0.031, norm="linf", steps=10,
                                                step_size=0.007, beta=6.0)

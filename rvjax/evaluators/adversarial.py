@@ -13,8 +13,10 @@ Config (an entry of `config.evals` with type "adversarial"; every field but `typ
     apgd_ce     steps=100: Auto-PGD on the cross-entropy.
     autoattack  steps=100, n_target_classes=9 (capped at K - 1): the per-example worst case of
                 APGD-CE and APGD-T (targeted DLR), AutoAttack without FAB-T and Square.
-    spatial     max_rotation=30, max_translation=3 (pixels), grid=(5, 5, 31), batch_size=25:
-                the worst rotation + translation; it has no eps and is reported once.
+    spatial     max_rotation=30, max_translation=3 (pixels of a 32-px image: scaled by W / 32,
+                e.g. 0.75 px on 8x8 digits, as Engstrom et al.'s +-3 px is ~10% of CIFAR's width),
+                grid=(5, 5, 31), batch_size=25: the worst rotation + translation; it has no eps
+                and is reported once.
   sanity, large_eps, slack: the gradient-masking checks of `adversarial_sanity`.
   seed: attack randomness; each (attack, eps, batch) gets its own fold of it.
   workdir: where the PNG and the reports go (the loop passes the run's workdir); None: no files.
@@ -70,8 +72,8 @@ def _autoattack(norm, num_classes, *, steps=100, n_target_classes=9):
 def _spatial(norm, num_classes, *, max_rotation=30.0, max_translation=3.0, grid=(5, 5, 31),
              batch_size=25):
   return lambda f, x, y, key, eps: attacks_lib.spatial(
-      f, x, y, max_rotation=max_rotation, max_translation=max_translation, grid=tuple(grid),
-      batch_size=batch_size)
+      f, x, y, max_rotation=max_rotation, max_translation=max_translation * x.shape[2] / 32,
+      grid=tuple(grid), batch_size=batch_size)
 
 
 BUILDERS = {"fgsm": _fgsm, "pgd": _pgd, "apgd_ce": _apgd_ce, "autoattack": _autoattack,

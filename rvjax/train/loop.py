@@ -133,7 +133,7 @@ def build(config, train_ds: data_lib.Dataset):
                         **dict(config.model.kwargs))
   objective = objectives.augmented.wrap(
       objectives.create(config.objective.name, model.apply, **dict(config.objective.kwargs)),
-      config.augment)
+      config.get("augment", ""))  # Absent from configs saved before it existed.
   tx = optim.make_optimizer(config.optimizer, config.schedule, total_steps)
   return model, objective, tx, spe, total_steps
 

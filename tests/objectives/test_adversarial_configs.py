@@ -36,6 +36,7 @@ def test_digits_configs(arg, name, kwargs):
 def test_cifar10_configs_follow_the_literature():
   c = cifar10_adversarial.get_config("method=pgd_at")
   assert c.data.name == "cifar10" and c.model.name == "preact_resnet18"
+  assert c.augment == "crop_flip"
   kw = c.objective.kwargs
   assert (kw.eps, kw.step_size, kw.steps) == (8 / 255, 2 / 255, 10)
   assert (c.optimizer.name, c.optimizer.lr, c.optimizer.momentum, c.optimizer.weight_decay) \
