@@ -6,7 +6,8 @@ r"""The digits robustness table: standard, PGD-AT, Fast-AT and TRADES at linf ep
 Each run trains `configs/digits_adversarial.py:method=M,eps=E,norm=N` into ROOT/M_E (standard
 once, at the first eps) with only the clean evals, timing the training, then evaluates the final
 checkpoint with the config's adversarial eval at the --eps values (`loop.evaluate_workdir`; curve,
-sanity report and metrics land in the workdir). A finished run leaves ROOT/M_E/table_row.json and is not redone.
+sanity report and metrics land in the workdir). A finished run leaves ROOT/M_E/table_row.json and
+is not redone.
 Prints a Markdown table (percent): clean, PGD-20 x 5 restarts, APGD-CE + APGD-T (autoattack), the
 worst case over all eps attacks, spatial, at every eps of --eps; training and eval wall times.
 """
@@ -18,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from configs import digits_adversarial  # noqa: E402
-from rvjax.train import loop  # noqa: E402
+from rvjax.train import loop, writers  # noqa: E402
 
 
 def run(root: str, method: str, eps: float, norm: str, table_eps) -> dict:
@@ -38,21 +39,16 @@ def run(root: str, method: str, eps: float, norm: str, table_eps) -> dict:
   start = time.time()
   res = loop.evaluate_workdir(workdir, evals={"adv": adv})
   eval_s = time.time() - start
-  steps = [r for r in _metrics(workdir) if "co_guard/collapsed" in r]
+  guard = [r for r in writers.read_metrics(workdir) if "co_guard/rolled_back" in r]
   row = {"method": method, "train_eps": eps, "train_s": train_s, "eval_s": eval_s,
          "clean": res["adv/clean_accuracy"], "spatial": res["adv/spatial"],
          "sanity_passed": res["adv/sanity/passed"],
-         "guard_rollbacks": sum(r["co_guard/rolled_back"] for r in steps),
+         "guard_rollbacks": sum(r["co_guard/rolled_back"] for r in guard),
          **{f"{a}@{e:g}": res[f"adv/{a}/eps={e:.4g}"] for a in ("pgd", "autoattack", "apgd_ce",
                                                                "fgsm", "worst")
             for e in table_eps}}
   json.dump(row, open(row_path, "w"), indent=2)
   return row
-
-
-def _metrics(workdir):
-  from rvjax.train import writers
-  return writers.read_metrics(workdir)
 
 
 def main():
