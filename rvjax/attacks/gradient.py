@@ -12,6 +12,8 @@ import jax.numpy as jnp
 
 from rvjax.attacks import _checks, ball, losses
 
+MAX_UNROLLED_STEPS = 20
+
 
 def evaluators(logits_fn: Callable, y: jnp.ndarray, *, loss: str = "ce", targeted: bool = False,
                y_target: Any = None) -> tuple[Callable, Callable]:
@@ -124,7 +126,10 @@ def pgd(logits_fn: Callable, x: Any, y: Any, *, key: jax.Array, eps: Any, step_s
       best = losses.keep_best(best, (x_cur, value, succ))
       return ball.step(x_cur, grad, x, step_size, eps, norm), best
 
-    x_last, best = jax.lax.fori_loop(0, steps, body, (x0, init))
+    # Unrolled up to MAX_UNROLLED_STEPS: XLA:CPU runs backward convolutions inside a while-loop
+    # body on a slow path (~2x per step, jax issue #12868); unrolling costs compile time only.
+    x_last, best = jax.lax.fori_loop(0, steps, body, (x0, init),
+                                     unroll=steps <= MAX_UNROLLED_STEPS)
     return losses.keep_best(best, (x_last,) + tuple(without_grad(x_last)))
 
   keys = jax.vmap(lambda r: jax.random.fold_in(key, r))(jnp.arange(restarts))
