@@ -6,6 +6,7 @@ z_y), so its derivative changes sign once along log T and bisection converges to
 minimizer inside the bounds, deterministically, with no step size to tune. Fit it on held-out
 validation logits only, never on the test set.
 """
+import warnings
 from typing import Any
 
 import jax
@@ -61,7 +62,8 @@ def fit_temperature(logits: Any, labels: Any, *, max_iter: int = 50,
   Bisection on log T within `bounds` for `max_iter` halvings (50 halvings of [log 0.01, log 100]
   reach ~1e-14 in log T, below float32 resolution). If the minimizer lies outside `bounds` (e.g.
   every prediction correct with growing margins: NLL -> 0 as T -> 0), the nearest bound is
-  returned. If the NLL does not depend on T (every row of logits constant), returns 1.0.
+  returned with a RuntimeWarning. Constant rows (uniform softmax at every T) do not move the fit;
+  if every row is constant the NLL does not depend on T: returns 1.0 with a RuntimeWarning.
   Not jit-compatible (returns a Python float); the search itself runs jitted.
 
   Args:
@@ -81,11 +83,20 @@ def fit_temperature(logits: Any, labels: Any, *, max_iter: int = 50,
     raise ValueError(f"bounds must satisfy 0 < T_min < T_max < inf, got {bounds}.")
   z = jnp.asarray(logits, jnp.float32)
   z = z - jnp.max(z, -1, keepdims=True)
-  if float(jnp.max(jnp.min(z, -1))) == 0.0:  # Every row constant: softmax is uniform for all T.
+  # A constant row has a uniform softmax at every T and adds nothing to the slope; only when
+  # every row is constant does the NLL not depend on T at all.
+  if float(jnp.min(jnp.min(z, -1))) == 0.0:
+    warnings.warn("fit_temperature: every row of logits is constant, so the NLL does not depend "
+                  "on T; returning T = 1.0, which is not a fit.", RuntimeWarning, stacklevel=2)
     return 1.0
   log_t = _bisect_jit(z, jnp.asarray(labels, jnp.int32), jnp.float32(np.log(t_min)),
                       jnp.float32(np.log(t_max)), int(max_iter))
-  return float(jnp.exp(log_t))
+  t = float(jnp.exp(log_t))
+  if not t_min * (1 + 1e-4) < t < t_max * (1 - 1e-4):
+    warnings.warn(f"fit_temperature: the NLL minimizer lies at or beyond the bound T = {t:.4g} of "
+                  f"{bounds}; the fit cannot be trusted (widen the bounds or check that the "
+                  "validation logits are informative).", RuntimeWarning, stacklevel=2)
+  return t
 
 
 def apply_temperature(logits: Any, temperature: Any) -> jnp.ndarray:

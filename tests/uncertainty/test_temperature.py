@@ -1,4 +1,6 @@
 """Temperature scaling: recovers the over-confidence factor, lowers ECE and NLL; input checks."""
+import warnings
+
 import jax
 import numpy as np
 import pytest
@@ -49,10 +51,27 @@ def test_matches_grid_search():
   np.testing.assert_allclose(fit_temperature(3 * z, y), best, rtol=3e-3)
 
 
-def test_bounds_and_constant_logits():
+def test_bounds_and_constant_logits_warn():
   z = np.array([[5.0, 0.0], [0.0, 5.0]], np.float32)  # all correct: NLL falls as T -> 0
-  assert fit_temperature(z, np.array([0, 1]), bounds=(0.1, 10.0)) == pytest.approx(0.1, rel=1e-4)
-  assert fit_temperature(np.zeros((3, 4), np.float32), np.array([0, 1, 2])) == 1.0
+  with pytest.warns(RuntimeWarning, match="at or beyond the bound"):
+    t = fit_temperature(z, np.array([0, 1]), bounds=(0.1, 10.0))
+  assert t == pytest.approx(0.1, rel=1e-4)
+  with pytest.warns(RuntimeWarning, match="every row of logits is constant"):
+    assert fit_temperature(np.zeros((3, 4), np.float32), np.array([0, 1, 2])) == 1.0
+
+
+def test_one_constant_row_does_not_stop_the_fit():
+  """A constant row has a uniform softmax at every T: it must not turn the fit into T = 1."""
+  z, y = _calibrated(n=2000, seed=3)
+  z = 5 * z
+  z[7] = 0.25  # One constant row among 2000 overconfident ones.
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")  # A trustworthy fit warns about nothing.
+    t = fit_temperature(z, y)
+  assert 4.0 < t < 6.0, t
+  # The constant row adds the same NLL at every T, so the minimizer equals the one without it.
+  keep = np.arange(len(y)) != 7
+  np.testing.assert_allclose(t, fit_temperature(z[keep], y[keep]), rtol=1e-4)
 
 
 def test_apply_temperature():
