@@ -1,1 +1,1 @@
-"""Thin command-line entry points: train, evaluate, prepare_data."""
+"""Thin command-line entry points: train, evaluate, prepare_data (and their shared cli)."""

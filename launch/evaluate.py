@@ -15,6 +15,8 @@ import json
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from launch import cli
+
 _WORKDIR = flags.DEFINE_string("workdir", None, "A workdir written by launch.train.")
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Optional config file whose `evals` replace the workdir's saved evals.",
@@ -27,8 +29,8 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   logging.set_verbosity(logging.WARNING)
   from rvjax.train import loop
-  evals = None if _CONFIG.value is None else _CONFIG.value.evals
   try:
+    evals = None if _CONFIG.value is None else _CONFIG.value.evals
     print(json.dumps(loop.evaluate_workdir(_WORKDIR.value, evals=evals), indent=2,
                      sort_keys=True))
   except loop.USER_ERRORS as e:  # A clear message, no stack trace.
@@ -36,4 +38,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=cli.parse_flags)

@@ -15,10 +15,15 @@ import json
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from launch import cli
+
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and reports.")
 _MULTIHOST = flags.DEFINE_bool("multihost", False, "Call jax.distributed.initialize() first.")
+_ALLOW_CHANGE = flags.DEFINE_bool(
+    "allow_config_change", False, "Resume a workdir although settings that change the training "
+    "trajectory differ from its checkpoint's; the change is recorded in workdir/history.jsonl.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -31,22 +36,13 @@ def main(argv):
     jax.distributed.initialize()
   from rvjax.train import loop  # Imported after initialize(), as JAX requires.
   try:
-    summary = loop.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    summary = loop.train_and_evaluate(_CONFIG.value, _WORKDIR.value,
+                                      allow_config_change=_ALLOW_CHANGE.value)
   except loop.USER_ERRORS as e:  # A clear message, no stack trace.
     raise SystemExit(f"rvjax: {type(e).__name__}: {e}") from e
   if jax.process_index() == 0:
     print(json.dumps(summary, indent=2, sort_keys=True))
 
 
-def parse_flags(argv):
-  """absl's parser, with a clear message for a --config.<key> that the config does not have."""
-  try:
-    return flags.FLAGS(argv)
-  except (AttributeError, KeyError) as e:
-    overrides = [a.split("=")[0] for a in argv if a.startswith("--config.")]
-    raise SystemExit(f"rvjax: unknown config key {str(e).strip(chr(34) + chr(39))!r} in {overrides}; the config is locked, so "
-                     "only existing keys can be overridden (see config.json of a run).") from e
-
-
 if __name__ == "__main__":
-  app.run(main, flags_parser=parse_flags)
+  app.run(main, flags_parser=cli.parse_flags)

@@ -69,6 +69,9 @@ def load(name: str, split: str, *, data_dir: str | None = None, exclude_classes=
     loaders[name] = tfds_sets.loader(name)
   validate.check_choice(name, "dataset", loaders)
   validate.check_choice(split, "split", SPLITS)
+  if kwargs and (name in tfds_sets.NAMES or name.startswith(tfds_sets.CORRUPTED + "/")):
+    raise ValueError(f"tfds dataset {name!r} takes no options (data.kwargs), got "
+                     f"{sorted(kwargs)}; image_size and the like apply to digits only.")
   if name == "digits":
     if data_dir is not None:
       raise ValueError("digits ships with scikit-learn; data_dir must be None for it.")

@@ -47,8 +47,8 @@ def _source(name: str, split: str, data_dir: str | None):
     searched = data_dir or "the default ~/tensorflow_datasets"
     raise DatasetNotPreparedError(
         f"Dataset {name!r} is not prepared as array_record in {searched} ({type(e).__name__}: "
-        f"{str(e).splitlines()[0]}). On a machine with internet run:\n  "
-        f"{prepare_command(name, data_dir)}\nthen copy that directory here.") from e
+        f"{str(e).splitlines()[0]}). On a machine with internet run "
+        f"`{prepare_command(name, data_dir)}`, then copy that directory here.") from e
 
 
 def corrupted_name(corruption: str, severity: int) -> str:

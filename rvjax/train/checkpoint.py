@@ -1,16 +1,24 @@
 """Checkpoints with orbax: the TrainState plus a JSON record of what it belongs to.
 
 A checkpoint under `workdir/checkpoints/<step>/` holds `state` (the TrainState pytree) and `meta`
-(JSON: the step, the data position and a fingerprint of the model, data shape and objective). A
-resumed run checks the fingerprint, then restores into the abstract state of the current config;
-any mismatch, missing file or unreadable array raises `CheckpointError`: a bad checkpoint is
-refused, never silently replaced by a fresh start.
+(JSON: the step, the data position, the run's fingerprint and a SHA-256 checksum of every array
+of the state). Orbax itself does not notice flipped bytes inside an array file, so `restore`
+recomputes the checksums of what it read and refuses any mismatch: a missing file, an unreadable
+or altered array, other shapes or structure all raise `CheckpointError`; a bad checkpoint is
+refused, never silently replaced by a fresh start. Whether the checkpoint belongs to this run's
+settings is checked by the caller on `read_meta` (see rvjax.train.workdir).
+
+Reading never creates directories; `save` creates its directory.
 """
+import hashlib
 import os
+import warnings
 from typing import Any
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
 
 
 class CheckpointError(RuntimeError):
@@ -19,8 +27,41 @@ class CheckpointError(RuntimeError):
 
 def _manager(directory: str, *, keep: int = 3) -> ocp.CheckpointManager:
   options = ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=False,
-                                         create=True)
+                                         create=False)
   return ocp.CheckpointManager(os.path.abspath(directory), options=options)
+
+
+def _path_name(path) -> str:
+  """"params/Conv_0/kernel" for a pytree key path (the same for a TrainState and a plain dict)."""
+  return "/".join(str(getattr(k, "name", getattr(k, "key", getattr(k, "idx", k)))) for k in path)
+
+
+def checksums(tree: Any) -> dict[str, str]:
+  """SHA-256 of the bytes of every array leaf, keyed by its path ("opt_state/0/mu/...")."""
+  def digest(x):
+    if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+      x = jax.random.key_data(x)
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+      x = multihost_utils.process_allgather(x, tiled=True)
+    host = np.ascontiguousarray(jax.device_get(x))
+    return hashlib.sha256(str((host.shape, host.dtype)).encode() + host.tobytes()).hexdigest()
+  return {_path_name(p): digest(x) for p, x in jax.tree_util.tree_leaves_with_path(tree)}
+
+
+def verify_checksums(tree: Any, stored: dict[str, str] | None, where: str) -> None:
+  """Raises CheckpointError when an array of `tree` differs from its checksum in `stored`;
+  warns when `stored` is None (a checkpoint from before checksums)."""
+  if stored is None:
+    warnings.warn(f"Checkpoint {where} has no checksums (written before rvjax verified "
+                  "checkpoints): it is used unverified.", RuntimeWarning, stacklevel=3)
+    return
+  got = checksums(tree)
+  bad = sorted(k for k, v in got.items() if stored.get(k) != v)
+  if bad:
+    raise CheckpointError(f"Checkpoint {where} is corrupt: {len(bad)} of {len(got)} arrays differ "
+                          f"from their saved checksums ({', '.join(bad[:3])}"
+                          f"{', ...' if len(bad) > 3 else ''}). Refusing to use it; move it away "
+                          "to resume from an older checkpoint or to start over.")
 
 
 class Checkpointer:
@@ -37,35 +78,41 @@ class Checkpointer:
     return self._manager.latest_step()
 
   def save(self, step: int, state: Any, meta: dict) -> None:
-    """Writes `state` and the JSON-serializable `meta` as step `step` (blocking, atomic)."""
+    """Writes `state` and the JSON-serializable `meta` (plus the state's checksums) as step
+    `step` (blocking, atomic)."""
+    os.makedirs(self.directory, exist_ok=True)
+    meta = {**meta, "step": step, "checksums": checksums(state)}
     self._manager.save(step, args=ocp.args.Composite(
-        state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave({**meta, "step": step})),
-        force=True)
+        state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
     self._manager.wait_until_finished()
 
-  def restore(self, abstract_state: Any, fingerprint: dict, step: int | None = None):
-    """Restores (state, meta) of `step` (default latest) into `abstract_state`'s structure.
+  def read_meta(self, step: int | None = None) -> dict:
+    """The JSON record of `step` (default latest), without reading the state.
 
     Raises:
-      CheckpointError: no checkpoint, a different fingerprint, other shapes or structure, or
-        unreadable files.
+      CheckpointError: no checkpoint, or its record cannot be read.
     """
     step = self.latest_step() if step is None else step
-    where = os.path.join(self.directory, str(step))
     if step is None:
       raise CheckpointError(f"No checkpoint in {self.directory}.")
     try:
       meta = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
     except Exception as e:
-      raise CheckpointError(f"Checkpoint {where} is corrupt or truncated: its metadata cannot be "
-                            f"read ({type(e).__name__}: {e}). Refusing to start from scratch; "
-                            "move it away to start over.") from e
-    stored = (meta or {}).get("fingerprint")
-    if stored != fingerprint:
-      diff = {k: (stored.get(k) if stored else None, v) for k, v in fingerprint.items()
-              if not stored or stored.get(k) != v}
-      raise CheckpointError(f"Checkpoint {where} belongs to another run: (stored, now) = {diff}. "
-                            "Use another --workdir or restore the matching config.")
+      raise CheckpointError(f"Checkpoint {os.path.join(self.directory, str(step))} is corrupt or "
+                            f"truncated: its metadata cannot be read ({type(e).__name__}: {e}). "
+                            "Refusing to start from scratch; move it away to start over.") from e
+    return meta or {}
+
+  def restore(self, abstract_state: Any, step: int | None = None):
+    """Restores and verifies (state, meta) of `step` (default latest) into `abstract_state`.
+
+    Raises:
+      CheckpointError: no checkpoint, other shapes or structure, unreadable files, or arrays
+        that differ from their saved checksums.
+    """
+    step = self.latest_step() if step is None else step
+    meta = self.read_meta(step)
+    where = os.path.join(self.directory, str(step))
     try:
       state = self._manager.restore(step, args=ocp.args.Composite(
           state=ocp.args.StandardRestore(abstract_state))).state
@@ -74,6 +121,7 @@ class Checkpointer:
                             f"({type(e).__name__}: {str(e)[:400]}). It is incompatible, corrupt or "
                             "truncated; refusing to start from scratch.") from e
     _check_restored(state, abstract_state, where)
+    verify_checksums(state, meta.get("checksums"), where)
     return state, meta
 
   def close(self) -> None:
@@ -88,24 +136,29 @@ def _check_restored(state, abstract_state, where: str) -> None:
 
 
 def restore_params(directory: str, abstract_params: Any) -> Any:
-  """Loads only the params of the latest checkpoint under `directory` (for config.model_init).
+  """Loads only the verified params of the latest checkpoint under `directory` (model_init).
 
   The params must have the structure, shapes and dtypes of `abstract_params` (ShapeDtypeStructs
   with shardings); the optimizer state and step of that checkpoint are ignored.
   """
-  manager = _manager(directory)
-  step = manager.latest_step()
+  ckpt = Checkpointer(directory)
+  step = ckpt.latest_step()
   if step is None:
     raise CheckpointError(f"model_init: no checkpoint in {directory}.")
-  try:
-    raw = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore())).state
-  except Exception as e:
-    raise CheckpointError(f"model_init: cannot read {directory}/{step} "
-                          f"({type(e).__name__}: {str(e)[:400]}).") from e
-  params = raw["params"]
+  meta = ckpt.read_meta(step)
   where = f"model_init {directory}/{step}"
   try:
-    params = jax.tree.map(lambda a, x: jax.device_put(x, a.sharding), abstract_params, params)
+    raw = ckpt._manager.restore(step, args=ocp.args.Composite(
+        state=ocp.args.StandardRestore())).state
+  except Exception as e:
+    raise CheckpointError(f"{where}: cannot read it ({type(e).__name__}: {str(e)[:400]}).") from e
+  ckpt.close()
+  stored = meta.get("checksums")
+  verify_checksums({"params": raw["params"]}, stored and {k: v for k, v in stored.items()
+                                                          if k.startswith("params/")}, where)
+  try:
+    params = jax.tree.map(lambda a, x: jax.device_put(x, a.sharding), abstract_params,
+                          raw["params"])
   except ValueError as e:
     raise CheckpointError(f"{where}: the params have another structure than this model "
                           f"({str(e)[:300]}).") from e

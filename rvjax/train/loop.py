@@ -7,11 +7,15 @@ scratch. A resumed run replays exactly the batches and keys an uninterrupted run
 With `config.ensemble.size` K > 1 the state is K stacked members trained by one step mapped over
 them (rvjax.uncertainty.ensemble); `config.mc_dropout.samples` > 0 makes the eval prediction an
 MC-dropout mean; `config.calibrate_temperature` fits T on val logits after training.
+
+The workdir's files, locks and settings checks live in rvjax.train.workdir: everything a config
+names is loaded and checked, and matched against the checkpoint, before anything is written.
 """
 import functools
-import json
+import math
 import os
 import time
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -20,10 +24,10 @@ import tqdm
 
 from rvjax import data as data_lib
 from rvjax import evaluators as evaluators_lib
-from rvjax import models, objectives, sharding, uncertainty
+from rvjax import models, objectives, sharding, uncertainty, validate
 from rvjax.evaluators import predictions
 from rvjax.train import checkpoint, hooks as hooks_lib, optim, step as step_lib, writers
-from rvjax.train import state as state_lib
+from rvjax.train import state as state_lib, workdir as workdir_lib
 from rvjax.uncertainty import ensemble, mc_dropout
 
 
@@ -32,23 +36,29 @@ class InjectedFailure(RuntimeError):
 
 
 # Errors caused by the user's input or files; launch scripts print them without a traceback.
-USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError, checkpoint.CheckpointError)
+USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError, checkpoint.CheckpointError,
+               workdir_lib.WorkdirError)
+
+# A mean train loss at or above this fraction of log(num_classes) is no better than chance; the
+# loop warns when it still is one epoch (at most CHANCE_PATIENCE steps) after the warm-up.
+CHANCE_FRACTION = 0.98
+CHANCE_PATIENCE = 100
 
 
-def save_config(config, workdir: str) -> None:
-  """Writes the resolved config to workdir/config.json (process 0 only)."""
-  if jax.process_index() == 0:
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-      f.write(config.to_json_best_effort(indent=2, sort_keys=True))
+def check_loop_settings(config) -> None:
+  """Checks the loop's own settings (the data, model and optimizer check theirs when built)."""
+  validate.check_positive(config.log_every_steps, "config.log_every_steps")
+  validate.check_positive(config.eval_every_steps, "config.eval_every_steps", allow_zero=True)
+  validate.check_positive(config.total_steps, "config.total_steps", allow_zero=True)
+  validate.check_positive(config.checkpoint.every_steps, "config.checkpoint.every_steps",
+                          allow_zero=True)
+  validate.check_positive(config.checkpoint.keep, "config.checkpoint.keep")
 
 
-def fingerprint(config, input_shape, num_classes: int) -> dict:
-  """What a checkpoint must match to be resumed by this config."""
-  return {"model": config.model.name, "model_kwargs": json.dumps(dict(config.model.kwargs),
-                                                                 sort_keys=True, default=str),
-          "input_shape": list(input_shape[1:]), "num_classes": num_classes,
-          "optimizer": config.optimizer.name, "groups": [list(g) for g in config.optimizer.groups],
-          "ensemble_size": config.ensemble.size}
+def at_chance(loss, num_classes: int) -> bool:
+  """True when a mean train loss (a scalar, or one per ensemble member) is no better than
+  predicting the uniform distribution: >= CHANCE_FRACTION * log(num_classes)."""
+  return float(np.mean(loss)) >= CHANCE_FRACTION * math.log(num_classes)
 
 
 def make_mesh(config):
@@ -138,20 +148,25 @@ def build(config, train_ds: data_lib.Dataset):
   return model, objective, tx, spe, total_steps
 
 
-def initial_state(config, model, tx, input_shape, mesh, ckpt: checkpoint.Checkpointer, fp):
-  """Restores or creates the TrainState following the resume ladder: (state, source, meta)."""
+def initial_state(config, model, tx, input_shape, mesh, ckpt: checkpoint.Checkpointer):
+  """Restores or creates the TrainState following the resume ladder: (state, source, meta).
+
+  Restored states are verified against their checksums; the settings were matched before
+  (workdir.check_settings).
+  """
   abstract = abstract_state(config, model, tx, input_shape, mesh)
   if ckpt.latest_step() is not None:
-    state, meta = ckpt.restore(abstract, fp)
+    state, meta = ckpt.restore(abstract)
     return state, f"resumed {ckpt.directory}", meta
   if config.resume:
-    other = checkpoint.Checkpointer(os.path.join(config.resume, "checkpoints"))
-    state, meta = other.restore(abstract, fp)
+    other = checkpoint.Checkpointer(os.path.join(config.resume, workdir_lib.CHECKPOINTS))
+    state, meta = other.restore(abstract)
+    other.close()
     return state, f"resumed from config.resume={config.resume}", meta
   init_key = jax.random.fold_in(jax.random.key(config.seed), 0)
   state = create_state(config, model, tx, input_shape, init_key, mesh)
   if config.model_init:
-    params = checkpoint.restore_params(os.path.join(config.model_init, "checkpoints"),
+    params = checkpoint.restore_params(os.path.join(config.model_init, workdir_lib.CHECKPOINTS),
                                        abstract.params)
     return state.replace(params=params), f"params from config.model_init={config.model_init}", {}
   return state, "scratch", {}
@@ -183,25 +198,51 @@ def run_evals(config, predict_fn, state, mesh, writer, step: int, workdir: str |
   return results
 
 
-def train_and_evaluate(config, workdir: str) -> dict:
+def train_and_evaluate(config, workdir: str, *, allow_config_change: bool = False) -> dict:
   """Trains per `config`, checkpointing and evaluating into `workdir`; returns the summary.
+
+  Everything is loaded and checked before the first write: the workdir (workdir.check_target),
+  the loop settings, the data, model, optimizer and hooks, and the fingerprint of the settings
+  against the checkpoint the run resumes from. A changed setting is refused unless
+  `allow_config_change`, which records it in workdir/history.jsonl. The run holds the
+  workdir's lock while it trains.
 
   Raises:
     FloatingPointError: a non-finite loss or gradient; the last good checkpoint is kept.
-    checkpoint.CheckpointError: an existing checkpoint that cannot be resumed.
+    checkpoint.CheckpointError: an existing checkpoint that cannot be resumed or is corrupt.
+    workdir.WorkdirError: a workdir that is not one, is in use, or was made with other settings.
+    ValueError: a bad setting, named in the message.
   """
   start_time = time.time()
-  os.makedirs(workdir, exist_ok=True)
-  save_config(config, workdir)
+  workdir_lib.check_target(workdir)
+  check_loop_settings(config)
   mesh = make_mesh(config)
   sharding.check_batch_size(config.batch_size, mesh)
   train_ds = predictions.load_split(config.data, "train")
+  val_ds = predictions.load_split(config.data, "val")
   model, objective, tx, spe, total_steps = build(config, train_ds)
+  hooks = {name: hooks_lib.create(h.type, **{k: v for k, v in h.items() if k != "type"})
+           for name, h in config.hooks.items()}
   input_shape = (config.batch_size,) + train_ds.images.shape[1:]
-  fp = fingerprint(config, input_shape, train_ds.num_classes)
-  ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints"),
-                                 keep=config.checkpoint.keep)
-  state, source, meta = initial_state(config, model, tx, input_shape, mesh, ckpt, fp)
+  fp = workdir_lib.fingerprint(config, input_shape, train_ds.num_classes)
+  changes = workdir_lib.check_settings(workdir, config, fp, allow_change=allow_config_change)
+  with workdir_lib.lock(workdir):
+    ckpt = checkpoint.Checkpointer(os.path.join(workdir, workdir_lib.CHECKPOINTS),
+                                   keep=config.checkpoint.keep)
+    try:
+      state, source, meta = initial_state(config, model, tx, input_shape, mesh, ckpt)
+      workdir_lib.write_config(config, workdir)
+      workdir_lib.append_history(workdir, {"step": _step_of(state), "source": source,
+                                           "config_changes": changes})
+      return _train(config, workdir, mesh, model, objective, tx, spe, total_steps, train_ds,
+                    val_ds, hooks, fp, ckpt, state, source, meta, start_time)
+    finally:
+      ckpt.close()
+
+
+def _train(config, workdir, mesh, model, objective, tx, spe, total_steps, train_ds, val_ds, hooks,
+           fp, ckpt, state, source, meta, start_time) -> dict:
+  """The training loop of train_and_evaluate, once every check has passed and the lock is held."""
   start_step = _step_of(state)
   if meta.get("stopped_early"):  # A hook ended this run early; rerunning only evaluates.
     total_steps = start_step
@@ -217,22 +258,21 @@ def train_and_evaluate(config, workdir: str) -> dict:
                              start_step=start_step, member_seeds=member_seeds), mesh,
       member_axis=member_seeds is not None)
   every_ckpt = config.checkpoint.every_steps or total_steps
-  last_saved = start_step if start_step else None
+  last_saved = ckpt.latest_step()
   bar = tqdm.tqdm(total=total_steps, initial=start_step, unit="step", desc=f"train ({source})",
                   disable=not config.progress or jax.process_index() != 0)
   acc, count, tick, tick_step, results = None, 0, time.time(), start_step, {}
   ctx = hooks_lib.HookContext(predict_fn=predict_fn, apply_fn=model.apply, mesh=mesh,
-                              config=config, train_ds=train_ds,
-                              val_ds=predictions.load_split(config.data, "val"), key=train_key)
-  hooks = {name: hooks_lib.create(h.type, **{k: v for k, v in h.items() if k != "type"})
-           for name, h in config.hooks.items()}
+                              config=config, train_ds=train_ds, val_ds=val_ds, key=train_key)
+  warned_chance = False
 
   def check_finite(step):
     if acc is not None and jax.device_get(acc["finite"]) < count:
+      kept = (f"The last good checkpoint (step {last_saved}) in {ckpt.directory} is kept"
+              if last_saved is not None else "No checkpoint had been saved yet")
       raise FloatingPointError(
-          f"Non-finite loss or gradient between steps {step - count} and {step}. The last good "
-          f"checkpoint (step {last_saved}) in {ckpt.directory} is kept; lower the learning rate "
-          "or enable optimizer.grad_clip_norm.")
+          f"Non-finite loss or gradient between steps {step - count} and {step}. {kept}; lower "
+          "the learning rate or enable optimizer.grad_clip_norm.")
 
   for step in range(start_step, total_steps):
     if step == config.fail_at_step:
@@ -259,6 +299,14 @@ def train_and_evaluate(config, workdir: str) -> dict:
     if epoch_end or last:
       writer.write(done, {"epoch": done / spe, **{f"train/{k}": v for k, v in means.items()}})
       acc, count = None, 0
+      if (not warned_chance and done >= config.schedule.warmup_steps + min(spe, CHANCE_PATIENCE)
+          and at_chance(means["loss"], train_ds.num_classes)):
+        warned_chance = True
+        warnings.warn(
+            f"Train loss {np.mean(means['loss']):.4g} at step {done}, after the warm-up, is no "
+            f"better than chance (log {train_ds.num_classes} = "
+            f"{math.log(train_ds.num_classes):.4f}): the model is not learning. Check "
+            "optimizer.lr and the schedule.", RuntimeWarning, stacklevel=2)
     if last and config.calibrate_temperature:
       state, temperature = fit_temperature(predict_fn, state, ctx.val_ds, mesh, config.batch_size)
       writer.write(done, {"calibration/temperature": temperature})
@@ -280,41 +328,34 @@ def train_and_evaluate(config, workdir: str) -> dict:
              **results}
   writer.write(total_steps, {"summary/wall_time_s": summary["wall_time_s"]})
   writer.close()
-  ckpt.close()
   return summary
 
-
-
-def load_config(workdir: str):
-  """The config a run saved in workdir/config.json, as a locked ConfigDict."""
-  import ml_collections
-  path = os.path.join(workdir, "config.json")
-  if not os.path.isfile(path):
-    raise FileNotFoundError(f"{workdir!r} is not an rvjax workdir: {path} does not exist. "
-                            "Pass the --workdir of a `launch.train` run.")
-  with open(path) as f:
-    config = ml_collections.ConfigDict(json.load(f))
-  config.lock()
-  return config
 
 
 def restore_workdir(workdir: str):
   """The latest checkpoint of a run: (config, model, state, mesh), ready for `make_predict_fn`.
 
   Raises:
-    FileNotFoundError: not a workdir. checkpoint.CheckpointError: no usable checkpoint.
+    FileNotFoundError: not a workdir. checkpoint.CheckpointError: no usable checkpoint, one
+      whose settings differ from the workdir's config.json, or a corrupt one.
   """
-  config = load_config(workdir)
+  config = workdir_lib.load_config(workdir)
   mesh = make_mesh(config)
   train_ds = predictions.load_split(config.data, "train")
   model, _, tx, _, _ = build(config, train_ds)
   input_shape = (config.batch_size,) + train_ds.images.shape[1:]
-  ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints"), keep=config.checkpoint.keep)
-  if ckpt.latest_step() is None:
-    raise checkpoint.CheckpointError(f"No checkpoint in {ckpt.directory}: train first with "
+  step, where = workdir_lib.latest_checkpoint(workdir)
+  if step is None:
+    raise checkpoint.CheckpointError(f"No checkpoint in {where}: train first with "
                                      "python -m launch.train.")
-  abstract = abstract_state(config, model, tx, input_shape, mesh)
-  state, _ = ckpt.restore(abstract, fingerprint(config, input_shape, train_ds.num_classes))
+  ckpt = checkpoint.Checkpointer(os.path.join(workdir, workdir_lib.CHECKPOINTS))
+  diff = workdir_lib.differences(ckpt.read_meta(step).get("fingerprint") or {},
+                                 workdir_lib.fingerprint(config, input_shape,
+                                                         train_ds.num_classes))
+  if diff:
+    raise checkpoint.CheckpointError(f"Checkpoint {where} does not match "
+                                     f"{workdir_lib.CONFIG_FILE}: {'; '.join(diff)}.")
+  state, _ = ckpt.restore(abstract_state(config, model, tx, input_shape, mesh), step)
   ckpt.close()
   return config, model, state, mesh
 
@@ -326,13 +367,15 @@ def evaluate_workdir(workdir: str, evals=None) -> dict:
 
   Raises:
     FileNotFoundError: not a workdir. checkpoint.CheckpointError: no usable checkpoint.
+    workdir.WorkdirError: another run holds the workdir.
   """
   config, model, state, mesh = restore_workdir(workdir)
   if evals is not None:
     with config.unlocked():
       config.evals = evals
-  writer = writers.MetricWriter(workdir)
-  results = run_evals(config, make_predict_fn(config, model, mesh), state, mesh, writer,
-                      _step_of(state), workdir, make_member_logits_fn(config, model, mesh))
-  writer.close()
+  with workdir_lib.lock(workdir):
+    writer = writers.MetricWriter(workdir)
+    results = run_evals(config, make_predict_fn(config, model, mesh), state, mesh, writer,
+                        _step_of(state), workdir, make_member_logits_fn(config, model, mesh))
+    writer.close()
   return results

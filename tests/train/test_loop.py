@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from configs import digits_cnn
-from rvjax.train import checkpoint, loop, writers
+from rvjax.train import checkpoint, loop, writers, workdir as workdir_lib
 
 
 def tiny(**overrides):
@@ -24,12 +24,10 @@ def tiny(**overrides):
 
 
 def final_params(workdir):
-  config = loop.load_config(workdir)
   ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints"))
   raw = ckpt._manager.restore(ckpt.latest_step(),
                               args=checkpoint.ocp.args.Composite(
                                   state=checkpoint.ocp.args.StandardRestore())).state
-  del config
   return raw["params"]
 
 
@@ -105,7 +103,8 @@ def test_truncated_checkpoint_is_refused(reference_run, tmp_path):
 
 def test_checkpoint_of_another_model_is_refused(reference_run, tmp_path):
   workdir = _copy_run(reference_run[0], tmp_path / "w")
-  with pytest.raises(checkpoint.CheckpointError, match="belongs to another run"):
+  with pytest.raises(workdir_lib.WorkdirError,
+                     match='other settings: model.name: "cnn_tiny" -> "cnn"'):
     loop.train_and_evaluate(tiny(**{"model.name": "cnn"}), workdir)
 
 
@@ -115,7 +114,7 @@ def test_checkpoint_with_other_shapes_is_refused(reference_run, tmp_path):
   meta_path = glob.glob(f"{workdir}/checkpoints/6/meta/metadata")[0]
   config = tiny(**{"model.kwargs": {"widths": (4, 16)}})
   meta = json.load(open(meta_path))
-  meta["fingerprint"]["model_kwargs"] = json.dumps({"widths": [4, 16]}, sort_keys=True)
+  meta["fingerprint"]["model.kwargs.widths"] = [4, 16]
   json.dump(meta, open(meta_path, "w"))
   with pytest.raises(checkpoint.CheckpointError, match="cannot be restored|other shapes"):
     loop.train_and_evaluate(config, workdir)

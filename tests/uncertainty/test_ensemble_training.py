@@ -10,7 +10,7 @@ import pytest
 
 from configs import digits_ensemble
 from rvjax.evaluators import predictions
-from rvjax.train import checkpoint, loop, writers
+from rvjax.train import checkpoint, loop, writers, workdir as workdir_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 K = 2  # The tiny config's size.
@@ -31,15 +31,14 @@ def test_ensemble_checkpoint_restores(ensemble_run):
   assert len(last["train/loss_members"]) == K
   np.testing.assert_allclose(np.mean(last["train/loss_members"]), last["train/loss"], rtol=1e-6)
   # One checkpoint holds all members: restore it and predict like the run did.
-  config = loop.load_config(workdir)
+  config = workdir_lib.load_config(workdir)
   train_ds = predictions.load_split(config.data, "train")
   model, _, tx, _, _ = loop.build(config, train_ds)
   mesh = loop.make_mesh(config)
   shape = (config.batch_size,) + train_ds.images.shape[1:]
   ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints"))
-  state, meta = ckpt.restore(loop.abstract_state(config, model, tx, shape, mesh),
-                             loop.fingerprint(config, shape, 10))
-  assert meta["fingerprint"]["ensemble_size"] == K
+  state, meta = ckpt.restore(loop.abstract_state(config, model, tx, shape, mesh))
+  assert meta["fingerprint"]["ensemble.size"] == K
   assert all(x.shape[0] == K for x in jax.tree.leaves(state))
   assert np.all(np.asarray(state.step) == 6)
   test_ds = predictions.load_split(config.data, "test")

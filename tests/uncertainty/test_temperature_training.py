@@ -29,8 +29,7 @@ def calibrated_run(tmp_path_factory):
   mesh = loop.make_mesh(config)
   shape = (config.batch_size,) + train_ds.images.shape[1:]
   ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints"))
-  state, _ = ckpt.restore(loop.abstract_state(config, model, tx, shape, mesh),
-                          loop.fingerprint(config, shape, 10))
+  state, _ = ckpt.restore(loop.abstract_state(config, model, tx, shape, mesh))
   val_ds = predictions.load_split(config.data, "val")
   return workdir, summary, state, loop.make_predict_fn(config, model, mesh), mesh, val_ds
 

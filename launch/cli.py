@@ -1,0 +1,18 @@
+"""What every entry point shares: flag parsing that ends bad input in one line, no stack trace."""
+from absl import flags
+
+
+def parse_flags(argv):
+  """absl's parser; a bad flag or --config.<key> override exits with one `rvjax:` line."""
+  try:
+    return flags.FLAGS(argv)
+  except (AttributeError, KeyError) as e:  # ml_collections: an override of a missing key.
+    overrides = " ".join(a for a in argv if a.startswith("--config."))
+    detail = str(e.args[0] if e.args else e)
+    while len(detail) > 1 and detail[0] == detail[-1] and detail[0] in "'\"":
+      detail = detail[1:-1]  # KeyError's repr wraps ml_collections' message in more quotes.
+    what = f"unknown config key '{detail}'" if detail.isidentifier() else detail
+    raise SystemExit(f"rvjax: {what} in {overrides}; the config is locked, so only existing "
+                     "keys can be overridden (see config.json of a run).") from e
+  except flags.Error as e:
+    raise SystemExit(f"rvjax: {e}") from e
