@@ -11,8 +11,25 @@ def parse_flags(argv):
     detail = str(e.args[0] if e.args else e)
     while len(detail) > 1 and detail[0] == detail[-1] and detail[0] in "'\"":
       detail = detail[1:-1]  # KeyError's repr wraps ml_collections' message in more quotes.
-    what = f"unknown config key '{detail}'" if detail.isidentifier() else detail
-    raise SystemExit(f"rvjax: {what} in {overrides}; the config is locked, so only existing "
-                     "keys can be overridden (see config.json of a run).") from e
+    what = f"unknown config key '{detail}'" if detail.isidentifier() else detail.rstrip(".")
+    raise SystemExit(f"rvjax: bad override {overrides}: {what}; the config is locked, so only "
+                     "existing keys can be overridden (see config.json of a run).") from e
   except flags.Error as e:
     raise SystemExit(f"rvjax: {e}") from e
+  except OSError as e:  # A config file that cannot be read, loaded here to apply overrides.
+    raise SystemExit(_load_error(e)) from e
+
+
+def _load_error(e: OSError) -> str:
+  return f"rvjax: cannot load --config: {' '.join(str(e).split())}"
+
+
+def config_value(holder):
+  """The config a --config flag names, loaded now; an unreadable file exits with one line."""
+  try:
+    value = holder.value
+    if value is not None:
+      value.to_dict()  # A file that failed to load gives a stand-in that raises on first use.
+    return value
+  except OSError as e:  # ml_collections reports a missing file over several lines.
+    raise SystemExit(_load_error(e)) from e

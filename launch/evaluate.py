@@ -30,7 +30,8 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)
   from rvjax.train import loop
   try:
-    evals = None if _CONFIG.value is None else _CONFIG.value.evals
+    config = cli.config_value(_CONFIG)
+    evals = None if config is None else config.evals
     print(json.dumps(loop.evaluate_workdir(_WORKDIR.value, evals=evals), indent=2,
                      sort_keys=True))
   except loop.USER_ERRORS as e:  # A clear message, no stack trace.

@@ -36,7 +36,7 @@ def main(argv):
     jax.distributed.initialize()
   from rvjax.train import loop  # Imported after initialize(), as JAX requires.
   try:
-    summary = loop.train_and_evaluate(_CONFIG.value, _WORKDIR.value,
+    summary = loop.train_and_evaluate(cli.config_value(_CONFIG), _WORKDIR.value,
                                       allow_config_change=_ALLOW_CHANGE.value)
   except loop.USER_ERRORS as e:  # A clear message, no stack trace.
     raise SystemExit(f"rvjax: {type(e).__name__}: {e}") from e

@@ -94,8 +94,9 @@ def fingerprint(config, input_shape, num_classes: int) -> dict:
 
 def differences(stored: dict, now: dict) -> list[str]:
   """"key: old -> new" for every key whose value differs (absent on one side included)."""
-  missing = "(absent)"
-  return [f"{k}: {json.dumps(stored.get(k, missing))} -> {json.dumps(now.get(k, missing))}"
+  missing = object()
+  text = lambda v: "(absent)" if v is missing else json.dumps(v)
+  return [f"{k}: {text(stored.get(k, missing))} -> {text(now.get(k, missing))}"
           for k in sorted(set(stored) | set(now)) if stored.get(k, missing) != now.get(k, missing)]
 
 

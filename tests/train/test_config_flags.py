@@ -1,6 +1,7 @@
 """Command-line config handling: overrides, locked keys, strict config args."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -26,6 +27,27 @@ def test_bad_override_fails_before_compute(tmp_path, flag, message):
   assert result.returncode != 0
   assert message in result.stderr
   assert not (tmp_path / "w").exists()  # Nothing ran.
+
+
+@pytest.mark.parametrize("config_flag, flag, message", [
+    # A typo in the config path on an existing run: config.json stays as it was (issue 7).
+    ("--config=configs/digits_cnn.pyy:tiny", "--config.seed=0",
+     "rvjax: cannot load --config: .*No such file or directory: 'configs/digits_cnn.pyy'"),
+    ("--config=configs/digits_cnn.py:tiny", "--config.seed.x=1",
+     r"rvjax: bad override --config.seed.x=1: Attribute <class 'int'>.x does not exist"),
+    ("--config=configs/digits_cnn.py:tiny", "--config.log_every_steps=0",
+     "rvjax: ValueError: config.log_every_steps must be > 0, got 0."),
+])
+def test_cli_errors_are_one_line_and_write_nothing(tmp_path, config_flag, flag, message):
+  (tmp_path / "config.json").write_text('{"seed": 0}')
+  result = subprocess.run(
+      [sys.executable, "-m", "launch.train", config_flag, f"--workdir={tmp_path}", flag],
+      cwd=ROOT, capture_output=True, text=True, timeout=300)
+  lines = [line for line in result.stderr.splitlines() if line.startswith("rvjax:")]
+  assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
+  assert len(lines) == 1 and re.match(message, lines[0]), result.stderr[-2000:]
+  assert os.listdir(tmp_path) == ["config.json"]
+  assert (tmp_path / "config.json").read_text() == '{"seed": 0}'
 
 
 def test_override_reaches_saved_config(tmp_path):

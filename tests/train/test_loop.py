@@ -137,10 +137,14 @@ def test_evaluate_bad_workdir(tmp_path):
     ({"optimizer.lr": -0.1}, "optimizer.lr must be > 0"),
     ({"model.name": "resnet99"}, "resnet20"),
     ({"data.name": "imagenet"}, "digits"),
+    ({"data.name": "mnist"}, "tfds dataset 'mnist' takes no options"),  # image_size is digits'.
+    ({"log_every_steps": 0}, "config.log_every_steps must be > 0"),
+    ({"checkpoint.keep": 0}, "config.checkpoint.keep must be > 0"),
 ])
 def test_bad_config_values(tmp_path, overrides, match):
   with pytest.raises(ValueError, match=match):
-    loop.train_and_evaluate(tiny(**overrides), str(tmp_path))
+    loop.train_and_evaluate(tiny(**overrides), str(tmp_path / "w"))
+  assert os.listdir(tmp_path) == []  # No directory created on the way to the error.
 
 
 def test_model_init_loads_params_only(reference_run, tmp_path):
