@@ -55,7 +55,7 @@ def test_checkpoint_of_another_ensemble_size_is_refused(ensemble_run, tmp_path):
   config = digits_ensemble.get_config("tiny")
   with config.unlocked():
     config.ensemble.size = 3
-  with pytest.raises(checkpoint.CheckpointError, match="ensemble_size"):
+  with pytest.raises(workdir_lib.WorkdirError, match="ensemble.size: 2 -> 3"):
     loop.train_and_evaluate(config, ensemble_run[0])
 
 
