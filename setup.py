@@ -22,6 +22,7 @@ setuptools.setup(
         "scikit-learn>=1.3,<2",
         "scikit-image>=0.22,<0.27",
         "matplotlib>=3.8,<4",
+        "pillow>=10",
         "tqdm>=4.66,<5",
         "tensorboardX>=2.6,<3",
     ],
@@ -31,6 +32,7 @@ setuptools.setup(
             "pytest>=8,<10",
             "pytest-xdist>=3.5,<4",
             "imagecorruptions>=1.1.2",
+            "ruff>=0.6",
         ],
     },
 )

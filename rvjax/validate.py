@@ -65,10 +65,14 @@ def check_positive(value: Any, name: str, *, allow_zero: bool = False,
                    integer: bool = False) -> None:
   """Raises ValueError unless a static hyperparameter is > 0 (>= 0 with `allow_zero`).
 
-  With `integer=True` it must also be an int (a Python or numpy integer, not a bool).
+  With `integer=True` it must also be an int (a Python or numpy integer, not a bool): >= 1, or
+  >= 0 with `allow_zero`.
   """
-  if integer and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
-    raise ValueError(f"{name} must be an integer, got {value!r}.")
+  if integer:
+    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if not is_int or value < (0 if allow_zero else 1):
+      raise ValueError(f"{name} must be an int {'>= 0' if allow_zero else '>= 1'}, got {value!r}.")
+    return
   bad = value < 0 if allow_zero else value <= 0
   if bad:
     bound = ">= 0" if allow_zero else "> 0"

@@ -55,7 +55,7 @@ def create(kind: str, **kwargs):
   """Builds hook `kind` with its config fields; unknown types raise ValueError."""
   validate.check_choice(kind, "hook type", _REGISTRY)
   every = kwargs.pop("every_steps", 1)
-  validate.check_positive(every, "hooks.every_steps")
+  validate.check_positive(every, "hooks.every_steps", integer=True)
   hook = _REGISTRY[kind](**kwargs)
   hook.every_steps = every
   return hook

@@ -26,7 +26,7 @@ import functools
 
 import jax
 
-from rvjax import sharding
+from rvjax import sharding, validate
 from rvjax.train import step as step_lib
 from rvjax.train.state import TrainState
 from rvjax.uncertainty import ensemble, mc_dropout
@@ -99,8 +99,9 @@ class Members:
   member_axis = True  # Batches are (K, B, ...), member m's read in its own order.
 
   def __post_init__(self):
-    if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 2:
-      raise ValueError(f"Members needs size >= 2 (an int), got {self.size!r}; use Single().")
+    validate.check_positive(self.size, "ensemble.size", integer=True)
+    if self.size < 2:
+      raise ValueError(f"Members needs size >= 2, got {self.size}; use Single() for one model.")
     ensemble.resolve(self.formulation)  # Checks the name.
 
   def make_mesh(self):
@@ -155,8 +156,7 @@ class MCDropout:
   base: "Single | Members" = Single()
 
   def __post_init__(self):
-    if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 1:
-      raise ValueError(f"mc_dropout.samples must be an int >= 1, got {self.samples!r}.")
+    validate.check_positive(self.samples, "mc_dropout.samples", integer=True)
 
   # The training side is the base's.
   size = property(lambda self: self.base.size)
