@@ -28,6 +28,9 @@ class HookContext:
   config: Any
   train_ds: Any
   val_ds: Any
+  # The step's base key, `replicas.train_key(train_key)` (rvjax.train.replicas): the run's train
+  # key for one model (and MC dropout over one model); (K,) member keys, member m's
+  # fold_in(train_key, m), for a K-member ensemble.
   key: Any
 
 

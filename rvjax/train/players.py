@@ -17,7 +17,8 @@ loss returns for the other players is ignored. `order`:
     the params and model state player p just produced (the usual GAN step: D, then G).
   * "simultaneous": every gradient is taken at the step's starting params, then all players
     update at once.
-Player i's key is `fold_in(step_key, i)`.
+Player i's key is `fold_in(step_key, i)`. Every optimizer comes from
+`rvjax.train.optim.make_optimizer` (its per-group learning rates are logged).
 """
 import dataclasses
 from typing import Callable

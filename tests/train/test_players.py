@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rvjax import sharding
-from rvjax.train import checkpoint, optim, players, replicas, step as step_lib
+from rvjax.train import checkpoint, inner, optim, players, replicas, step as step_lib
 
 CONSTANT = ml_collections.ConfigDict({"name": "constant"})
 BATCH = {"image": jnp.zeros((2, 4, 4, 1)), "label": jnp.zeros(2, jnp.int32), "mask": jnp.ones(2)}
@@ -25,8 +25,8 @@ def _setup(sgd_config, order):
 
   def loss_a(params, model_state, batch, key):
     count = model_state["a"]["stats"]["count"] + 1
-    return params["a"]["x"] * params["b"]["y"], (
-        {**model_state, "a": {"stats": {"count": count}}}, {"xy": params["a"]["x"] * params["b"]["y"]})
+    xy = params["a"]["x"] * params["b"]["y"]
+    return xy, ({**model_state, "a": {"stats": {"count": count}}}, {"xy": xy})
 
   def loss_b(params, model_state, batch, key):
     x, y = params["a"]["x"], params["b"]["y"]
@@ -84,3 +84,14 @@ def test_game_and_state_must_name_the_same_players(sgd_config):
     players.Game({"a": game.losses["a"]})
   with pytest.raises(ValueError, match="order"):
     players.Game(game.losses, order="random")
+
+
+def test_train_for_scales_one_players_learning_rate(sgd_config):
+  state, _, game, txs = _setup(sgd_config, "alternating")
+  batches = jax.tree.map(lambda x: jnp.stack([x, x]), BATCH)
+  out, metrics = jax.jit(lambda s, b, k: inner.train_for(
+      s, b, k, 2, {"lr_scale": {"b": {"all": 0.0}}}, objective=game, tx=txs))(
+          state, batches, jax.random.key(0))
+  assert float(out.params["b"]["y"]) == 2.0  # frozen by its multiplier
+  np.testing.assert_allclose(float(out.params["a"]["x"]), 1.0 - 2 * 0.1 * 2.0, rtol=1e-6)
+  np.testing.assert_allclose(np.asarray(metrics["b/lr/all"]), [0.0, 0.0])
