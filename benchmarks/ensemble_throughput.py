@@ -119,7 +119,7 @@ def main():
         over_budget = t > args.budget
         print(f"{name:9s} {formulation:11s} {members:2d} {ratio:6.2f} {1e3 * t:10.1f} "
               f"{1e3 * t1:10.1f} {compile_s:9.1f}", flush=True)
-        if ratio < best.get((name, members), (None, float("inf")))[1]:
+        if members > 1 and ratio < best.get((name, members), (None, float("inf")))[1]:
           best[name, members] = (formulation, ratio)
   print("best formulation per model and K (ratio = K-member step / K single steps):")
   for (name, members), (formulation, ratio) in best.items():
