@@ -24,6 +24,7 @@ setuptools.setup(
         "scikit-learn>=1.9,<2",
         "scikit-image>=0.26,<0.27",
         "matplotlib>=3.11,<4",
+        "pillow>=13,<14",
         "tqdm>=4.70,<5",
         "tensorboardX>=2.6.5,<3",
     ],
@@ -33,6 +34,7 @@ setuptools.setup(
             "pytest>=9.2,<9.3",
             "pytest-xdist>=3.8,<4",
             "imagecorruptions>=1.1.2,<1.2",
+            "ruff>=0.17,<0.18",
         ],
     },
 )

@@ -1,14 +1,16 @@
 r"""Cost of a K-member ensemble train step relative to K single-member steps, per formulation.
 
-  python benchmarks/ensemble_throughput.py [--quick] [--models cnn,resnet20]
+  python benchmarks/ensemble_throughput.py [--quick] [--models cnn,resnet20] [--sizes 2,4,8]
 
-For K in 1, 2, 4, 8 (--quick: 1, 2, 4), each model (the digits CNN on 8x8x1, ResNet-20 on
+For K in 1, 2, 4, 8 (--quick: 1, 2, 4; or --sizes), each model (the digits CNN on 8x8x1, ResNet-20 on
 32x32x3; batch 64 per member, SGD) and each formulation of rvjax.uncertainty.ensemble, prints
 ratio = time(K-member step) / (K * time(single step)): below 1 the stacked step is cheaper than
 training the members one after another, above 1 it costs more. Steps are timed interleaved with
 the single-member step (which shares the machine's load) and the fastest of `repeats` calls is
 kept for both; compile time (including the first call) is printed separately. A formulation
-whose step exceeds --budget seconds is timed once and skipped for larger K.
+whose step exceeds --budget seconds is timed once and skipped for larger K. The K-member step is
+built as the training loop builds it, through `rvjax.train.replicas.Members(K, formulation)`. A last
+table gives, per model and K, the best formulation and its ratio.
 """
 import argparse
 import functools
@@ -22,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from rvjax import models, objectives, sharding  # noqa: E402
-from rvjax.train import optim, state as state_lib, step as step_lib  # noqa: E402
+from rvjax.train import optim, replicas, state as state_lib, step as step_lib  # noqa: E402
 from rvjax.uncertainty import ensemble  # noqa: E402
 
 CASES = {"cnn": (8, 8, 1), "resnet20": (32, 32, 3)}
@@ -69,11 +71,12 @@ class Case:
 
   def ratio(self, formulation, members, repeats, budget):
     """(ratio, K-member step seconds, single step seconds, compile seconds)."""
-    step = ensemble.compile_step(self.member_step, formulation, self.mesh)
-    state = ensemble.create(self.init, jax.random.key(0), members, self.mesh)
-    batch = sharding.put_batch(_batch(self.shape, self.batch_size, members),
-                               sharding.batch_sharding(self.mesh, member_axis=True))
-    keys = ensemble.member_keys(self.key, members)
+    rep = replicas.Members(members, formulation) if members > 1 else replicas.Single()
+    step = rep.compile_step(self.member_step, self.mesh)
+    state = rep.create_state(self.init, jax.random.key(0), self.mesh)
+    batch = sharding.put_batch(_batch(self.shape, self.batch_size, members if members > 1 else None),
+                               sharding.batch_sharding(self.mesh, member_axis=rep.member_axis))
+    keys = rep.train_key(self.key)
     state, compile_s = _timed(step, state, batch, keys)
     times, single_times = [], []
     for _ in range(1 if compile_s > budget else repeats):
@@ -90,15 +93,19 @@ def main():
   parser.add_argument("--quick", action="store_true", help="K up to 4, fewer repeats.")
   parser.add_argument("--models", default="cnn,resnet20")
   parser.add_argument("--formulations", default=",".join(FORMULATIONS))
+  parser.add_argument("--sizes", default="", help="Comma-separated K (default 1,2,4,8).")
   parser.add_argument("--batch_size", type=int, default=64)
   parser.add_argument("--budget", type=float, default=10.0,
                       help="Seconds per step above which larger K are skipped.")
   args = parser.parse_args()
   sizes = (1, 2, 4) if args.quick else (1, 2, 4, 8)
+  if args.sizes:
+    sizes = tuple(int(k) for k in args.sizes.split(","))
   print(f"backend={jax.default_backend()} devices={jax.device_count()} "
         f"auto={ensemble.resolve('auto')} batch={args.batch_size}/member")
   print(f"{'model':9s} {'formulation':11s} {'K':>2s} {'ratio':>6s} {'K-step ms':>10s} "
         f"{'1-step ms':>10s} {'compile s':>9s}")
+  best = {}
   for name in args.models.split(","):
     case = Case(name, args.batch_size)
     for formulation in args.formulations.split(","):
@@ -112,6 +119,11 @@ def main():
         over_budget = t > args.budget
         print(f"{name:9s} {formulation:11s} {members:2d} {ratio:6.2f} {1e3 * t:10.1f} "
               f"{1e3 * t1:10.1f} {compile_s:9.1f}", flush=True)
+        if members > 1 and ratio < best.get((name, members), (None, float("inf")))[1]:
+          best[name, members] = (formulation, ratio)
+  print("best formulation per model and K (ratio = K-member step / K single steps):")
+  for (name, members), (formulation, ratio) in best.items():
+    print(f"{name:9s} K={members:2d} {formulation:11s} {ratio:6.2f}")
 
 
 if __name__ == "__main__":

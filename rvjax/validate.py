@@ -61,8 +61,18 @@ def check_labels(y: Any, num_classes: int, *, name: str = "labels", batch: int |
           f"{name} must lie in [0, {num_classes}), got values in [{lo}, {hi}].")
 
 
-def check_positive(value: Any, name: str, *, allow_zero: bool = False) -> None:
-  """Raises ValueError if a static hyperparameter is negative (or zero unless allowed)."""
+def check_positive(value: Any, name: str, *, allow_zero: bool = False,
+                   integer: bool = False) -> None:
+  """Raises ValueError unless a static hyperparameter is > 0 (>= 0 with `allow_zero`).
+
+  With `integer=True` it must also be an int (a Python or numpy integer, not a bool): >= 1, or
+  >= 0 with `allow_zero`.
+  """
+  if integer:
+    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if not is_int or value < (0 if allow_zero else 1):
+      raise ValueError(f"{name} must be an int {'>= 0' if allow_zero else '>= 1'}, got {value!r}.")
+    return
   bad = value < 0 if allow_zero else value <= 0
   if bad:
     bound = ">= 0" if allow_zero else "> 0"
@@ -75,19 +85,41 @@ def check_choice(value: Any, name: str, choices) -> None:
     raise ValueError(f"Unknown {name} {value!r}; valid: {', '.join(map(str, sorted(choices)))}.")
 
 
-def check_batch(batch: Any) -> None:
-  """Checks a train/eval batch {"image": (B,H,W,C) float in [0,1], "label": (B,) int, "mask": (B,)}.
+# The batch schema of each task: the entries every batch must carry (extra entries are allowed).
+BATCH_SCHEMAS = {
+    "classification": ("image", "label", "mask"),
+    "paired": ("image", "target", "mask"),
+    "unpaired": ("image", "reference", "mask"),
+}
 
+
+def check_batch(batch: Any, task: str = "classification") -> None:
+  """Checks a train/eval batch against the schema of `task` (see BATCH_SCHEMAS).
+
+  classification: {"image": (B,H,W,C) float in [0,1], "label": (B,) int, "mask": (B,)};
+  paired: {"image": (B,H,W,C) degraded, "target": (B,H',W',C') clean, both float in [0,1],
+  "mask": (B,)} (H', W' may differ from H, W, e.g. super-resolution);
+  unpaired: {"image": (B,H,W,C) from set A, "reference": (B',H',W',C') from set B, both float in
+  [0,1], "mask": (B,)}.
   Runs at trace time on shapes and dtypes (values too when concrete); raises ValueError.
   """
-  missing = {"image", "label", "mask"} - set(batch)
+  check_choice(task, "task", BATCH_SCHEMAS)
+  need = BATCH_SCHEMAS[task]
+  missing = set(need) - set(batch)
   if missing:
-    raise ValueError(f"batch is missing {sorted(missing)}; it needs image, label and mask.")
+    raise ValueError(f"batch is missing {sorted(missing)}; a {task} batch needs "
+                     f"{', '.join(need[:-1])} and {need[-1]}.")
   check_images(batch["image"], name="batch['image']")
   n = batch["image"].shape[0]
-  for key in ("label", "mask"):
+  if task in ("paired", "unpaired"):
+    other = need[1]
+    check_images(batch[other], name=f"batch[{other!r}]")
+    if task == "paired" and batch[other].shape[0] != n:
+      raise ValueError(f"batch[{other!r}] has {batch[other].shape[0]} images but batch['image'] "
+                       f"has {n}.")
+  for key in ("label", "mask") if task == "classification" else ("mask",):
     shape = getattr(batch[key], "shape", None)
     if shape is None or tuple(shape) != (n,):
       raise ValueError(f"batch[{key!r}] must have shape ({n},) to match the images, got {shape}.")
-  if not jnp.issubdtype(batch["label"].dtype, jnp.integer):
+  if task == "classification" and not jnp.issubdtype(batch["label"].dtype, jnp.integer):
     raise ValueError(f"batch['label'] must be integers, got dtype {batch['label'].dtype}.")

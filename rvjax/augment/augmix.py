@@ -48,8 +48,7 @@ def augmix(key: jax.Array, images: jax.Array, *, width: int = 3, depth=(1, 3),
     Augmented images, same shape and dtype, values in [0, 1].
   """
   validate.check_images(images)
-  if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-    raise ValueError(f"width must be a positive int, got {width!r}.")
+  validate.check_positive(width, "width", integer=True)
   lo, hi = _depth_range(depth)
   if not 0.1 < severity <= 10:
     raise ValueError(f"severity must lie in (0.1, 10], got {severity!r}.")

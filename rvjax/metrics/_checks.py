@@ -19,10 +19,7 @@ PROB_ATOL = 1e-3  # rows of `probs` must sum to 1 within this absolute tolerance
 
 def check_num_bins(num_bins: Any) -> None:
   """Raises ValueError unless `num_bins` is an int >= 1."""
-  if isinstance(num_bins, bool) or not isinstance(num_bins, (int, np.integer)):
-    raise ValueError(f"num_bins must be an int >= 1, got {num_bins!r}.")
-  if num_bins < 1:
-    raise ValueError(f"num_bins must be >= 1, got {num_bins}.")
+  validate.check_positive(num_bins, "num_bins", integer=True)
 
 
 def _shape(x: Any, name: str) -> tuple:

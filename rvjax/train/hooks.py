@@ -28,6 +28,9 @@ class HookContext:
   config: Any
   train_ds: Any
   val_ds: Any
+  # The step's base key, `replicas.train_key(train_key)` (rvjax.train.replicas): the run's train
+  # key for one model (and MC dropout over one model); (K,) member keys, member m's
+  # fold_in(train_key, m), for a K-member ensemble.
   key: Any
 
 
@@ -55,7 +58,7 @@ def create(kind: str, **kwargs):
   """Builds hook `kind` with its config fields; unknown types raise ValueError."""
   validate.check_choice(kind, "hook type", _REGISTRY)
   every = kwargs.pop("every_steps", 1)
-  validate.check_positive(every, "hooks.every_steps")
+  validate.check_positive(every, "hooks.every_steps", integer=True)
   hook = _REGISTRY[kind](**kwargs)
   hook.every_steps = every
   return hook

@@ -9,8 +9,9 @@ lr_scale=1.0)})`. Each parameter group (a regex over "/"-joined parameter paths)
 Config (`config.optimizer`): name in {"sgd", "adam", "adamw"}, lr (peak, > 0), momentum,
 nesterov, b1, b2, weight_decay (coupled L2 for sgd/adam, decoupled for adamw; kernels only),
 grad_clip_norm (0 = off), groups (a sequence of (name, regex) pairs, e.g. (("head", "Dense"),
-("backbone", ".*")); the first match wins; every parameter must match one). `config.schedule`: name in {"constant", "cosine", "piecewise",
-"onecycle"}, warmup_steps, and for piecewise `boundaries` (fractions of training) and `factors`.
+("backbone", ".*")); the first match wins; every parameter must match one). `config.schedule`:
+name in {"constant", "cosine", "piecewise", "onecycle"}, warmup_steps, and for piecewise
+`boundaries` (fractions of training) and `factors`.
 """
 import functools
 import re
@@ -99,7 +100,8 @@ def make_optimizer(cfg, schedule_cfg, total_steps: int) -> optax.GradientTransfo
       _base_optimizer, name=cfg.name, momentum=cfg.momentum, nesterov=cfg.nesterov, b1=cfg.b1,
       b2=cfg.b2, weight_decay=cfg.weight_decay)
   groups = parse_groups(cfg.groups)
-  transforms = {g: optax.inject_hyperparams(base, static_args=("name", "momentum", "nesterov", "b1", "b2", "weight_decay"))(
+  static = ("name", "momentum", "nesterov", "b1", "b2", "weight_decay")
+  transforms = {g: optax.inject_hyperparams(base, static_args=static)(
       learning_rate=schedule, lr_scale=1.0) for g, _ in groups}
   tx = optax.multi_transform(transforms, functools.partial(param_groups, groups=groups))
   if cfg.grad_clip_norm:

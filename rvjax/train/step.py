@@ -6,30 +6,36 @@ import jax.numpy as jnp
 import optax
 
 from rvjax import validate
-from rvjax.train import optim
+from rvjax.train import optim, players
 from rvjax.train.state import TrainState
 
 
-def train_step(state: TrainState, batch: dict, key: jax.Array, *, objective,
-               tx: optax.GradientTransformation) -> tuple[TrainState, dict]:
+def train_step(state: TrainState, batch: dict, key: jax.Array, *, objective, tx,
+               task: str = "classification") -> tuple[TrainState, dict]:
   """One optimizer update on `batch` with the run's base `key`.
 
   The step key is `fold_in(key, state.step)`, so a run's randomness is a pure function of its
   seed and step (and a resumed run replays it exactly).
 
   Args:
-    state: the TrainState.
-    batch: {"image": (B, H, W, C) float32 in [0, 1], "label": (B,) int32, "mask": (B,) float32}.
+    state: the TrainState (one player, or several: see rvjax.train.players).
+    batch: a batch of `task`'s schema (rvjax.validate.BATCH_SCHEMAS), e.g. for classification
+      {"image": (B, H, W, C) float32 in [0, 1], "label": (B,) int32, "mask": (B,) float32}.
     key: the run's base PRNG key.
-    objective: `(params, model_state, batch, key) -> (loss, (model_state, metrics))`.
-    tx: the optax optimizer.
+    objective: `(params, model_state, batch, key) -> (loss, (model_state, metrics))`, or a
+      `players.Game` for a several-player state.
+    tx: the optax optimizer; {player: optimizer} for a Game.
+    task: the batch schema's name: "classification", "paired" or "unpaired".
 
   Returns:
     The new state and scalar metrics: the objective's, plus loss, grad/param/update norms, the
-    per-group learning rates and `finite` (1.0 iff loss and gradients are finite).
+    per-group learning rates and `finite` (1.0 iff loss and gradients are finite); a Game's
+    are per player, "<player>/<metric>", plus the summed "loss" and "finite".
   """
-  validate.check_batch(batch)
+  validate.check_batch(batch, task)
   step_key = jax.random.fold_in(key, state.step)
+  if isinstance(objective, players.Game):
+    return players.game_step(state, batch, step_key, game=objective, txs=tx)
   grad_fn = jax.value_and_grad(objective, has_aux=True)
   (loss, (model_state, metrics)), grads = grad_fn(state.params, state.model_state, batch, step_key)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
@@ -71,9 +77,10 @@ def predict(apply_fn, state: TrainState, images: jax.Array) -> jax.Array:
   return calibrated(functools.partial(eval_logits, apply_fn))(state, images)
 
 
-def compile_train_step(objective, tx):
+def compile_train_step(objective, tx, task: str = "classification"):
   """`train_step` jit-compiled once for this objective and optimizer, donating the state."""
-  return jax.jit(functools.partial(train_step, objective=objective, tx=tx), donate_argnums=0)
+  return jax.jit(functools.partial(train_step, objective=objective, tx=tx, task=task),
+                 donate_argnums=0)
 
 
 def compile_predict(apply_fn):

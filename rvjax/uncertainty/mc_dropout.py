@@ -11,6 +11,7 @@ from typing import Callable
 
 import jax
 
+from rvjax import validate
 from rvjax.uncertainty import ensemble
 
 
@@ -46,8 +47,7 @@ def predictive(model, samples: int, key: jax.Array) -> Callable:
     key: fixed PRNG key; every call uses the same T keys `split(key, T)`, so evaluation is
       deterministic.
   """
-  if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-    raise ValueError(f"mc_dropout.samples must be an int >= 1, got {samples!r}.")
+  validate.check_positive(samples, "mc_dropout.samples", integer=True)
   stochastic_model(model)
   keys = jax.random.split(key, samples)
   return lambda state, images: ensemble.pool(sample_logits(model, state, images, keys))

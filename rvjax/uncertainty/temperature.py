@@ -76,8 +76,7 @@ def fit_temperature(logits: Any, labels: Any, *, max_iter: int = 50,
     T > 0 as a Python float; T > 1 means the model was overconfident.
   """
   _check_logits(logits, labels)
-  if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-    raise ValueError(f"max_iter must be an int >= 1, got {max_iter!r}.")
+  validate.check_positive(max_iter, "max_iter", integer=True)
   t_min, t_max = (float(b) for b in bounds)
   if not 0 < t_min < t_max or not np.isfinite(t_max):
     raise ValueError(f"bounds must satisfy 0 < T_min < T_max < inf, got {bounds}.")

@@ -1,7 +1,6 @@
 """accuracy, nll, brier against numpy formulas and scikit-learn."""
 import jax
 import numpy as np
-import pytest
 from sklearn.metrics import brier_score_loss, log_loss
 
 from rvjax import metrics

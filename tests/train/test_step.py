@@ -10,11 +10,9 @@ from rvjax.train import optim, state as state_lib, step as step_lib
 
 
 @pytest.fixture(scope="module")
-def setup():
+def setup(sgd_config):
   model = models.create("cnn_tiny")
-  opt = ml_collections.ConfigDict(dict(name="sgd", lr=0.1, momentum=0.9, nesterov=False, b1=0.9,
-                                       b2=0.999, weight_decay=0.0, grad_clip_norm=0.0,
-                                       groups=(("all", ".*"),)))
+  opt = sgd_config(momentum=0.9)
   tx = optim.make_optimizer(opt, ml_collections.ConfigDict({"name": "constant"}), 10)
   mesh = sharding.make_mesh()
   state = state_lib.create(model, tx, (4, 8, 8, 1), jax.random.key(0), mesh)

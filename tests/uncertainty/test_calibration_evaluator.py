@@ -3,13 +3,11 @@ import os
 import types
 
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
 from rvjax import evaluators, metrics, sharding
 from rvjax.evaluators import predictions
 
-DATA = ml_collections.ConfigDict({"name": "digits", "data_dir": "", "kwargs": {}})
 W = np.random.default_rng(0).normal(size=(64, 10)).astype(np.float32) * 3
 
 
@@ -19,11 +17,11 @@ def predict_fn(state, images):
   return jnp.reshape(images, (images.shape[0], -1)) @ W
 
 
-def test_values_match_metrics_on_the_same_logits(tmp_path):
-  ev = evaluators.create("calibration", predict_fn, data=DATA, mesh=sharding.make_mesh(),
+def test_values_match_metrics_on_the_same_logits(tmp_path, digits_data):
+  ev = evaluators.create("calibration", predict_fn, data=digits_data, mesh=sharding.make_mesh(),
                          split="test", batch_size=64, num_bins=10, workdir=str(tmp_path))
   results = dict(ev.run(types.SimpleNamespace(step=np.int32(7))))
-  ds = predictions.load_split(DATA, "test")  # 360 examples: the last batch is padded.
+  ds = predictions.load_split(digits_data, "test")  # 360 examples: the last batch is padded.
   probs = predictions.softmax(np.reshape(ds.images, (len(ds), -1)) @ W)
   want = {"accuracy": metrics.accuracy(probs, ds.labels), "nll": metrics.nll(probs, ds.labels),
           "brier": metrics.brier(probs, ds.labels),
@@ -40,9 +38,9 @@ def test_values_match_metrics_on_the_same_logits(tmp_path):
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
-def test_without_workdir_writes_nothing(tmp_path, monkeypatch):
+def test_without_workdir_writes_nothing(tmp_path, monkeypatch, digits_data):
   monkeypatch.chdir(tmp_path)
-  ev = evaluators.create("calibration", predict_fn, data=DATA, mesh=sharding.make_mesh(),
+  ev = evaluators.create("calibration", predict_fn, data=digits_data, mesh=sharding.make_mesh(),
                          split="val", batch_size=64)
   assert len(dict(ev.run(types.SimpleNamespace(step=np.int32(0))))) == 6
   assert ev.diagram_path(0) is None and not os.listdir(tmp_path)
