@@ -106,7 +106,7 @@ def run_tests(repo: str, tests: list[str]) -> tuple[bool, str]:
                         text=True)
   if proc.returncode == 0:
     return True, ""
-  failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", proc.stdout, re.M)
+  failed = re.findall(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", proc.stdout, re.M)
   return False, failed[0] if failed else proc.stdout.strip().splitlines()[-1]
 
 
