@@ -34,6 +34,7 @@ def main():
     with config.unlocked():
       config.seed = seed
       config.evals = {}
+      config.progress = False
       if args.steps:
         config.total_steps = args.steps
     start = time.time()
