@@ -54,7 +54,8 @@ def get_config(arg=None):
   if arg.method == "fast_at":
     c.optimizer.lr = 0.2
     c.schedule.update(name="onecycle", warmup_steps=0)
-    c.hooks = {"co_guard": {"type": "pgd_guard", "every_steps": STEPS_PER_EPOCH, "steps": 10,
+    c.hooks = {"co_guard": {"type": "pgd_guard", "eps": c.objective.kwargs.eps, "norm": "linf",
+                            "every_steps": STEPS_PER_EPOCH, "steps": 10,
                             "step_size": 2 / 255, "num_examples": 512, "threshold": 0.2}}
   elif arg.method == "trades":
     c.optimizer.weight_decay = 2e-4

@@ -54,7 +54,8 @@ def get_config(arg=None):
   c.evals.adv = common.adversarial_eval(eps=EVAL_EPS[arg.norm], norm=arg.norm,
                                         max_translation=1.0)
   if arg.method == "fast_at":
-    c.hooks = {"co_guard": {"type": "pgd_guard", "every_steps": STEPS_PER_EPOCH, "steps": 10,
+    c.hooks = {"co_guard": {"type": "pgd_guard", "eps": eps, "norm": arg.norm,
+                            "every_steps": STEPS_PER_EPOCH, "steps": 10,
                             "num_examples": 180, "threshold": 0.2}}
   if arg.tiny:
     c.model.name = "cnn_tiny"

@@ -9,8 +9,9 @@ Algorithm 1 of the paper, per example and with fixed shapes:
   (1) fewer than rho = 0.75 of the steps since w_{j-1} increased f, or
   (2) eta was not reduced at w_{j-1} and f_max did not increase since w_{j-1}.
   As in the reference code, (2) is not applied at the first checkpoint.
-The result is the per-example best iterate: misclassified (targeted: classified as y_target) first,
-then the highest loss. Budget: steps + 1 gradient evaluations.
+The result is the per-example best iterate: misclassified first, then the highest loss. As in
+AutoAttack, APGD-T (targeted) also counts ANY misclassification as success, not only reaching
+y_target: the target only steers the loss. Budget: steps + 1 gradient evaluations.
 
 `autoattack` is an AutoAttack-style ensemble: APGD-CE, then APGD-T (targeted DLR) over the top
 classes. The standard AutoAttack also runs FAB-T and Square; they are left out, so robust accuracy
@@ -81,12 +82,13 @@ def apgd(logits_fn: Callable, x: Any, y: Any, *, key: jax.Array, eps: Any, steps
   Returns:
     x_adv (N, H, W, C) in [0, 1] with ||x_adv - x|| <= eps.
   """
-  ball.check_threat(eps, norm)
   _checks.check_int(steps, "steps")
   num_classes = _checks.check_inputs(logits_fn, x, y, targeted=targeted, y_target=y_target)
+  eps = ball.check_threat(eps, norm, x)
   losses.check_loss(loss, targeted, num_classes)
   x, y = jnp.asarray(x), jnp.asarray(y)
-  with_grad, _ = evaluators(logits_fn, y, loss=loss, targeted=targeted, y_target=y_target)
+  with_grad, _ = evaluators(logits_fn, y, loss=loss, targeted=targeted, y_target=y_target,
+                            success="misclassified")
   is_check, interval = (jnp.asarray(a) for a in _schedule(steps))
   batch_shape = (x.shape[0],) + (1,) * (x.ndim - 1)
 
@@ -149,10 +151,10 @@ def autoattack(logits_fn: Callable, x: Any, y: Any, *, key: jax.Array, eps: Any,
     x_adv (N, H, W, C) in [0, 1] with ||x_adv - x|| <= eps; misclassified wherever any stage
     found a misclassified point.
   """
-  ball.check_threat(eps, norm)
   _checks.check_int(steps, "steps")
   _checks.check_int(n_target_classes, "n_target_classes")
   num_classes = _checks.check_inputs(logits_fn, x, y)
+  eps = ball.check_threat(eps, norm, x)
   if num_classes < 4:
     raise ValueError(f"autoattack's APGD-T uses targeted DLR, which needs at least 4 classes; "
                      f"logits_fn gives {num_classes}.")

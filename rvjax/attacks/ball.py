@@ -2,24 +2,59 @@
 intersected with the image box [0, 1].
 
 Shapes: x, x_adv and gradients are (N, H, W, C) (any rank >= 2 works, axis 0 is the batch); eps and
-step sizes are scalars or arrays broadcastable to (N, 1, 1, 1). Norms are per example.
+step sizes are Python/numpy numbers, or arrays of per-example values of shape (N,) or
+(N, 1, 1, 1) (`check_radius` reshapes (N,) to (N, 1, 1, 1)). Norms are per example.
 """
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from rvjax import validate
-from rvjax.attacks import _checks
 
 NORMS = ("linf", "l2")
 _TINY = 1e-12
 
 
-def check_threat(eps: Any, norm: str) -> None:
-  """Raises ValueError for an unknown norm or a negative eps (value checked only when concrete)."""
+def check_radius(value: Any, name: str, x: Any = None, *, allow_zero: bool = False) -> Any:
+  """Checks a radius or step size and returns it ready to broadcast against x (N, ...).
+
+  A number, or an array of shape (), (N,) or (N, 1, ..., 1); (N,) is reshaped to (N, 1, ..., 1).
+  Raises ValueError naming `name` for a non-number (a string, None), a bad shape, and, when the
+  value is concrete (not traced), for NaN, inf, a negative value or (unless allowed) zero.
+  """
+  if isinstance(value, bool) or not (isinstance(value, (int, float, np.number))
+                                     or hasattr(value, "shape")):
+    raise ValueError(f"{name} must be a number or an array of per-example values, got "
+                     f"{type(value).__name__} {value!r}.")
+  if hasattr(value, "dtype") and not np.issubdtype(value.dtype, np.number):
+    raise ValueError(f"{name} must be numeric, got dtype {value.dtype}.")
+  shape = tuple(np.shape(value))
+  if x is not None and shape:
+    n, rank = x.shape[0], len(x.shape)
+    if len(shape) == 1 and shape[0] in (1, n):
+      value = value.reshape(shape + (1,) * (rank - 1))
+      shape = tuple(value.shape)
+    if len(shape) != rank or shape[0] not in (1, n) or any(s != 1 for s in shape[1:]):
+      raise ValueError(f"{name} must be a number or per-example values of shape ({n},) or "
+                       f"({n}{', 1' * (rank - 1)}), got shape {shape}.")
+  if validate.is_concrete(value):
+    with jax.ensure_compile_time_eval():  # a concrete array closed over inside a jit trace
+      v = np.asarray(value, dtype=np.float64)
+    if not np.all(np.isfinite(v)):
+      raise ValueError(f"{name} must be finite, got {value!r}.")
+    bad = v < 0 if allow_zero else v <= 0
+    if np.any(bad):
+      raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got "
+                       f"{float(v[bad].min()) if v.ndim else float(v)}.")
+  return value
+
+
+def check_threat(eps: Any, norm: str, x: Any = None) -> Any:
+  """Checks the norm and eps (`check_radius`, zero allowed); returns eps ready to broadcast."""
   validate.check_choice(norm, "norm", NORMS)
-  _checks.check_scalar(eps, "eps", allow_zero=True)
+  return check_radius(eps, "eps", x, allow_zero=True)
 
 
 def l2_norm(d: jnp.ndarray) -> jnp.ndarray:

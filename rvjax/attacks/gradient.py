@@ -10,26 +10,33 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
+from rvjax import validate
 from rvjax.attacks import _checks, ball, losses
 
 MAX_UNROLLED_STEPS = 20
+SELECT = ("best", "last")
 
 
 def evaluators(logits_fn: Callable, y: jnp.ndarray, *, loss: str = "ce", targeted: bool = False,
-               y_target: Any = None) -> tuple[Callable, Callable]:
+               y_target: Any = None, success: str = "auto") -> tuple[Callable, Callable]:
   """Per-example objective of an attack at a point, with and without its gradient.
+
+  `success`: "auto" (targeted: prediction == y_target, else prediction != y) or "misclassified"
+  (prediction != y even when targeted: AutoAttack's APGD-T counts any misclassification).
 
   Returns:
     (with_grad, without_grad): with_grad(z) -> (value (N,), success (N,) bool, grad like z);
     without_grad(z) -> (value, success). The value is what the attack maximizes.
   """
+  validate.check_choice(success, "success", ("auto", "misclassified"))
   obj = losses.objective(loss, targeted)
   y_t = y_target if targeted else y
+  hit_target = targeted and success == "auto"
 
   def total(z):
     logits = logits_fn(z)
     value = obj(logits, y, y_t)
-    return jnp.sum(value), (value, losses.success(logits, y, y_t, targeted))
+    return jnp.sum(value), (value, losses.success(logits, y, y_t, hit_target))
 
   value_and_grad = jax.value_and_grad(total, has_aux=True)
 
@@ -64,10 +71,10 @@ def fgsm(logits_fn: Callable, x: Any, y: Any, *, eps: Any, norm: str = "linf",
   Returns:
     x_adv (N, H, W, C) in [0, 1] with ||x_adv - x|| <= eps.
   """
-  ball.check_threat(eps, norm)
-  if alpha is not None:
-    _checks.check_scalar(alpha, "alpha")
   _checks.check_inputs(logits_fn, x, y)
+  eps = ball.check_threat(eps, norm, x)
+  if alpha is not None:
+    alpha = ball.check_radius(alpha, "alpha", x)
   x = jnp.asarray(x)
   alpha = eps if alpha is None else alpha
   x0 = x if key is None else ball.random_start(key, x, eps, norm)
@@ -77,15 +84,17 @@ def fgsm(logits_fn: Callable, x: Any, y: Any, *, eps: Any, norm: str = "linf",
 
 def pgd(logits_fn: Callable, x: Any, y: Any, *, key: jax.Array, eps: Any, step_size: Any,
         steps: int, norm: str = "linf", restarts: int = 1, loss: str = "ce",
-        targeted: bool = False, y_target: Any = None) -> jnp.ndarray:
+        targeted: bool = False, y_target: Any = None, select: str = "best") -> jnp.ndarray:
   """Projected gradient descent with a uniform random start and restarts.
 
   Each run starts at a uniform random point of the ball (`ball.random_start`: linf uniform in the
   cube, l2 uniform in the ball) and takes `steps` projected steepest-ascent steps. It returns, per
   example, the best of its steps + 1 iterates: misclassified (targeted: classified as y_target)
-  first, then the highest loss; so more steps with the same key are never weaker. `restarts` runs
-  are vmapped over keys fold_in(key, r), r = 0..restarts-1, and the per-example best run is kept, so
-  restarts are never weaker than the single run with the same key (memory grows by `restarts`).
+  first, then the highest loss; so more steps with the same key are never weaker. With
+  select="last" each run returns its last iterate instead (Madry et al.'s PGD, what PGD-AT trains
+  on). `restarts` runs are vmapped over keys fold_in(key, r), r = 0..restarts-1, and the
+  per-example best run is kept (judged the same way at each run's result), so restarts are never
+  weaker than the single run with the same key (memory grows by `restarts`).
 
   Args:
     logits_fn: images (N, H, W, C) -> logits (N, K); examples must be independent.
@@ -101,15 +110,17 @@ def pgd(logits_fn: Callable, x: Any, y: Any, *, key: jax.Array, eps: Any, step_s
     targeted: if True, move toward y_target: maximize -CE(y_target), -margin(y_target) or
       targeted DLR (K >= 4).
     y_target: (N,) int targets != y, required iff targeted.
+    select: "best" (the per-example best iterate) or "last" (the last iterate) of each run.
 
   Returns:
     x_adv (N, H, W, C) in [0, 1] with ||x_adv - x|| <= eps.
   """
-  ball.check_threat(eps, norm)
-  _checks.check_scalar(step_size, "step_size")
   _checks.check_int(steps, "steps")
   _checks.check_int(restarts, "restarts")
+  validate.check_choice(select, "select", SELECT)
   num_classes = _checks.check_inputs(logits_fn, x, y, targeted=targeted, y_target=y_target)
+  eps = ball.check_threat(eps, norm, x)
+  step_size = ball.check_radius(step_size, "step_size", x)
   losses.check_loss(loss, targeted, num_classes)
   x, y = jnp.asarray(x), jnp.asarray(y)
   with_grad, without_grad = evaluators(logits_fn, y, loss=loss, targeted=targeted,
@@ -130,7 +141,8 @@ def pgd(logits_fn: Callable, x: Any, y: Any, *, key: jax.Array, eps: Any, step_s
     # body on a slow path (~2x per step, jax issue #12868); unrolling costs compile time only.
     x_last, best = jax.lax.fori_loop(0, steps, body, (x0, init),
                                      unroll=steps <= MAX_UNROLLED_STEPS)
-    return losses.keep_best(best, (x_last,) + tuple(without_grad(x_last)))
+    last = (x_last,) + tuple(without_grad(x_last))
+    return last if select == "last" else losses.keep_best(best, last)
 
   keys = jax.vmap(lambda r: jax.random.fold_in(key, r))(jnp.arange(restarts))
   xs, values, succ = jax.vmap(run)(keys)

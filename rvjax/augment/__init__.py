@@ -4,7 +4,7 @@
 autocontrast, equalize, posterize, rotate, solarize, shear_x/y, translate_x/y) and the batched
 `random_crop` / `random_flip` in `ops`.
 """
-from rvjax.augment.augmix import augmix, jsd_consistency
+from rvjax.augment.augmix import augmix, jsd_consistency, mixing_weights
 from rvjax.augment.ops import OPS, random_crop, random_flip
 
-__all__ = ["OPS", "augmix", "jsd_consistency", "random_crop", "random_flip"]
+__all__ = ["OPS", "augmix", "jsd_consistency", "mixing_weights", "random_crop", "random_flip"]

@@ -32,6 +32,17 @@ def _depth_range(depth):
   return lo, hi
 
 
+def mixing_weights(key: jax.Array, width: int, alpha: float) -> tuple[jax.Array, jax.Array]:
+  """AugMix's random convex weights of one image: w (width,) ~ Dirichlet(alpha) over the chains
+  and the skip weight m ~ Beta(alpha, alpha) of the mix (x_aug = (1 - m) x + m sum_i w_i chain_i).
+
+  One gamma draw serves both: Dirichlet = normalized gammas, Beta(a, a) = G1 / (G1 + G2); in log
+  space for small alpha (and one sampler to compile instead of two).
+  """
+  log_g = jax.random.loggamma(key, jnp.full((width + 2,), alpha, jnp.float32))
+  return jax.nn.softmax(log_g[:width]), jax.nn.sigmoid(log_g[width] - log_g[width + 1])
+
+
 def augmix(key: jax.Array, images: jax.Array, *, width: int = 3, depth=(1, 3),
            severity: float = 3, alpha: float = 1.0) -> jax.Array:
   """AugMix of a batch of images.
@@ -69,11 +80,7 @@ def augmix(key: jax.Array, images: jax.Array, *, width: int = 3, depth=(1, 3),
 
   def one(k, img):
     k_mix, k_chains = jax.random.split(k)
-    # One gamma draw serves both: Dirichlet = normalized gammas, Beta(a, a) = G1 / (G1 + G2);
-    # in log space for small alpha (and one sampler to compile instead of two).
-    log_g = jax.random.loggamma(k_mix, jnp.full((width + 2,), alpha, jnp.float32))
-    weights = jax.nn.softmax(log_g[:width])
-    m = jax.nn.sigmoid(log_g[width] - log_g[width + 1])
+    weights, m = mixing_weights(k_mix, width, alpha)
     chains = jax.vmap(chain, in_axes=(0, None))(jax.random.split(k_chains, width), img)
     mix = jnp.tensordot(weights, chains, axes=1)
     return jnp.clip((1 - m) * img + m * mix, 0.0, 1.0)

@@ -6,17 +6,14 @@ Config (an entry of `config.evals` with type "adversarial"; every field but `typ
   norm: "linf" or "l2"; eps: radii in [0, 1] pixel units, sorted and deduplicated (the curve
     starts at eps = 0 with the clean accuracy; include 0 to run every attack there too; the
     sanity report runs them at 0 on the first batch either way).
-  attacks: {name: {"type": kind, **kwargs}} (type defaults to the name), kinds and kwargs:
-    fgsm        -: one signed (linf) or normalized (l2) gradient step of length eps from x.
-    pgd         steps=20, restarts=1, rel_step_size=2.5/steps (step = rel_step_size * eps),
-                loss="ce" (or "margin", "dlr").
-    apgd_ce     steps=100: Auto-PGD on the cross-entropy.
-    autoattack  steps=100, n_target_classes=9 (capped at K - 1): the per-example worst case of
-                APGD-CE and APGD-T (targeted DLR), AutoAttack without FAB-T and Square.
-    spatial     max_rotation=30, max_translation=3 (pixels of a 32-px image: scaled by W / 32,
-                e.g. 0.75 px on 8x8 digits, as Engstrom et al.'s +-3 px is ~10% of CIFAR's width),
-                grid=(5, 5, 31), batch_size=25: the worst rotation + translation; it has no eps
-                and is reported once.
+  attacks: {name: {"type": kind, **kwargs}} (type defaults to the name), built by
+    `rvjax.attacks.create(kind, norm=norm, **kwargs)`; kinds and settings are listed in
+    `rvjax.attacks.factory` (fgsm, fgsm_rs, pgd, apgd_ce, autoattack, spatial). Evaluation PGD
+    keeps the per-example best iterate (select="best"). APGD-T inside autoattack counts any
+    misclassification as success (as AutoAttack). spatial's max_translation is in pixels of a
+    32-px image, scaled by W / 32 (0.75 px on 8x8 digits, as Engstrom et al.'s +-3 px is ~10% of
+    CIFAR's width); it has no eps and is reported once.
+    Default: fgsm, pgd (steps 20, restarts 5), apgd_ce, autoattack, spatial.
   sanity, large_eps, slack: the gradient-masking checks of `adversarial_sanity`.
   seed: attack randomness; each (attack, eps, batch) gets its own fold of it.
   workdir: where the PNG and the reports go (the loop passes the run's workdir); None: no files.
@@ -32,7 +29,6 @@ printed with 4 significant digits), "<eps-free attack>", "sanity/<check>" (1.0 p
 <split>_report.json, <split>_report.md.
 """
 import functools
-import inspect
 import itertools
 import json
 import os
@@ -46,54 +42,10 @@ from rvjax import sharding, validate
 from rvjax.evaluators import adversarial_sanity, predictions
 
 
-def _fgsm(norm, num_classes):
-  return lambda f, x, y, key, eps: attacks_lib.fgsm(f, x, y, eps=eps, norm=norm)
-
-
-def _pgd(norm, num_classes, *, steps=20, restarts=1, rel_step_size=None, loss="ce"):
-  rel = 2.5 / steps if rel_step_size is None else rel_step_size
-  validate.check_positive(rel, "pgd rel_step_size")
-  return lambda f, x, y, key, eps: attacks_lib.pgd(
-      f, x, y, key=key, eps=eps, step_size=rel * eps, steps=steps, norm=norm, restarts=restarts,
-      loss=loss)
-
-
-def _apgd_ce(norm, num_classes, *, steps=100):
-  return lambda f, x, y, key, eps: attacks_lib.apgd(f, x, y, key=key, eps=eps, steps=steps,
-                                                    norm=norm, loss="ce")
-
-
-def _autoattack(norm, num_classes, *, steps=100, n_target_classes=9):
-  targets = min(n_target_classes, num_classes - 1)
-  return lambda f, x, y, key, eps: attacks_lib.autoattack(
-      f, x, y, key=key, eps=eps, norm=norm, steps=steps, n_target_classes=targets)
-
-
-def _spatial(norm, num_classes, *, max_rotation=30.0, max_translation=3.0, grid=(5, 5, 31),
-             batch_size=25):
-  return lambda f, x, y, key, eps: attacks_lib.spatial(
-      f, x, y, max_rotation=max_rotation, max_translation=max_translation * x.shape[2] / 32,
-      grid=tuple(grid), batch_size=batch_size)
-
-
-BUILDERS = {"fgsm": _fgsm, "pgd": _pgd, "apgd_ce": _apgd_ce, "autoattack": _autoattack,
-            "spatial": _spatial}
-EPS_FREE = ("spatial",)
+EPS_FREE = attacks_lib.factory.EPS_FREE
 SANITY_SALT = 1_000_000  # keys of the sanity runs: fold_in(key, SANITY_SALT + i)
 DEFAULT_ATTACKS = {"fgsm": {}, "pgd": {"steps": 20, "restarts": 5}, "apgd_ce": {},
                    "autoattack": {}, "spatial": {}}
-
-
-def make_attack(kind: str, *, norm: str, num_classes: int, **kwargs):
-  """`attack(logits_fn, x, y, key, eps) -> x_adv` of kind `kind`; bad kwargs raise ValueError."""
-  validate.check_choice(kind, "attack type", BUILDERS)
-  builder = BUILDERS[kind]
-  valid = list(inspect.signature(builder).parameters)[2:]
-  unknown = sorted(set(kwargs) - set(valid))
-  if unknown:
-    raise ValueError(f"Attack type {kind!r} has no argument(s) {', '.join(unknown)}; valid: "
-                     f"{', '.join(valid) or 'none'}.")
-  return builder(norm, num_classes, **kwargs)
 
 
 class Evaluator:
@@ -128,8 +80,8 @@ class Evaluator:
     self._compiled, self._grad = {}, None
 
   def make_attack(self, kind: str, **kwargs):
-    """`make_attack` for this evaluator's norm and number of classes."""
-    return make_attack(kind, norm=self.norm, num_classes=self.dataset.num_classes, **kwargs)
+    """`attacks.create(kind, norm=this evaluator's norm, **kwargs)`."""
+    return attacks_lib.create(kind, norm=self.norm, **kwargs)
 
   def key_for(self, salt: int) -> jax.Array:
     """A key for extra attack runs (sanity checks), independent of the configured attacks'."""

@@ -22,7 +22,12 @@ model's `predict_fn` compiles once. 95 cells cost 95 small corruption programs, 
 
 Yields (accuracies and ECEs are fractions in [0, 1], NLL in nats):
   clean/{accuracy,ece,nll}, <c>/<s>/{accuracy,ece,nll}, <c>/{accuracy,ece} (mean over
-  severities), mean/{accuracy,ece,nll} (over all evaluated cells); with a baseline also
+  severities), mean/{accuracy,ece,nll}: the headline, over the cells of the evaluated BENCHMARK
+  corruptions only (`rvjax.corruptions.COMMON`, the 15 of CIFAR-10-C / ImageNet-C, as that
+  literature averages), and extra_mean/{accuracy,ece,nll} over the evaluated extra corruptions
+  (`rvjax.corruptions.EXTRA`, the 4 held-out ones), each yielded only when such corruptions were
+  evaluated. NLL is `rvjax.metrics.nll`: p(label) clipped below at `metrics.NLL_EPS` = 1e-12,
+  so at most 27.6 nats per example (the report records the clip as nll_clip). With a baseline also
   <c>/ce, <c>/relative_ce, mce and relative_mce (over the evaluated benchmark corruptions,
   `rvjax.corruptions.COMMON`) and, when extra corruptions are evaluated, mce_all and
   relative_mce_all (over all evaluated ones).
@@ -205,10 +210,14 @@ class Evaluator:
           yield f"{c}/{s}/{m}", v
       for m in ("accuracy", "ece"):
         yield f"{c}/{m}", float(np.mean([cells[c][s][m] for s in self.severities]))
-    mean = {m: float(np.mean([cells[c][s][m] for c in self.names for s in self.severities]))
-            for m in CELL_METRICS}
-    for m, v in mean.items():
-      yield f"mean/{m}", v
+    mean = {}
+    for group, members in (("mean", corruptions.COMMON), ("extra_mean", corruptions.EXTRA)):
+      names = [c for c in self.names if c in members]
+      if names:
+        mean[group] = {m: float(np.mean([cells[c][s][m] for c in names for s in self.severities]))
+                       for m in CELL_METRICS}
+        for m, v in mean[group].items():
+          yield f"{group}/{m}", v
     summary = self.mce(clean, cells) if self.baseline else {}
     for k, v in summary.items():
       yield k, v
@@ -238,7 +247,8 @@ class Evaluator:
               "table": self.table if self.source == "device" else None, "seed": self.seed,
               "names": list(self.names), "severities": list(self.severities), "clean": clean,
               "cells": {c: {str(s): v for s, v in cs.items()} for c, cs in cells.items()},
-              "mean": mean, "baseline": self.baseline_info if self.baseline else None,
+              "mean": mean, "nll_clip": metrics.NLL_EPS,
+              "baseline": self.baseline_info if self.baseline else None,
               "mce": summary}
     with open(os.path.join(self.out_dir, f"{self.split}_report.json"), "w") as f:
       json.dump(report, f, indent=2)

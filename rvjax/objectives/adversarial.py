@@ -1,7 +1,8 @@
 """Adversarial training objectives: PGD-AT, Fast-AT and TRADES.
 
   pgd_at  (Madry et al. 2018): the inner max is PGD-k from a uniform random start
-          (`rvjax.attacks.pgd`), the outer min is on
+          (`rvjax.attacks.pgd`); by default it trains on the LAST iterate, as Madry et al.
+          (select="best" trains on the per-example best iterate instead). The outer min is on
           L = (1 - clean_weight) * CE(f(x_adv), y) + clean_weight * CE(f(x), y).
   fast_at (Wong et al. 2020): the same loss with FGSM-RS for the inner max: a uniform random start
           in the ball and one signed step of alpha = 1.25 eps (`rvjax.attacks.fgsm` with a key).
@@ -97,27 +98,28 @@ def min_max(apply_fn, perturb, *, clean_weight: float = 0.0):
 
 
 def make_pgd_at(apply_fn, *, eps: float = 8 / 255, step_size: float | None = None,
-                steps: int = 10, norm: str = "linf", restarts: int = 1, clean_weight: float = 0.0):
+                steps: int = 10, norm: str = "linf", restarts: int = 1, clean_weight: float = 0.0,
+                select: str = "last"):
   """PGD adversarial training (Madry et al. 2018).
 
   Args:
     apply_fn: the flax module's `apply`.
     eps: ball radius > 0 (default 8/255, the CIFAR-10 linf setting).
-    step_size: PGD step > 0; default 2.5 * eps / steps (Madry et al.'s rule; 2/255 for
-      eps = 8/255, steps = 10 is the usual CIFAR setting).
+    step_size: PGD step > 0; default `attacks.factory.REL_STEP["pgd"]` * eps / steps
+      (2.5 eps / steps, Madry et al.'s rule; 2/255 for eps = 8/255, steps = 10).
     steps: PGD iterations k >= 1.
     norm: "linf" or "l2".
     restarts: random restarts >= 1 (per-example best kept).
     clean_weight: weight in [0, 1] of the clean CE (0: pure adversarial loss).
+    select: "last" (Madry et al.: train on the last PGD iterate) or "best" (per-example best).
   """
   ball.check_threat(eps, norm)
   validate.check_positive(eps, "eps")
   _check_int(steps, "steps")
   _check_int(restarts, "restarts")
-  step_size = 2.5 * eps / steps if step_size is None else step_size
-  validate.check_positive(step_size, "step_size")
-  perturb = lambda fn, x, y, key: attacks.pgd(fn, x, y, key=key, eps=eps, step_size=step_size,
-                                             steps=steps, norm=norm, restarts=restarts)
+  attack = attacks.create("pgd", norm=norm, steps=steps, restarts=restarts, step_size=step_size,
+                          select=select)
+  perturb = lambda fn, x, y, key: attack(fn, x, y, key, eps)
   return min_max(apply_fn, perturb, clean_weight=clean_weight)
 
 
@@ -128,15 +130,15 @@ def make_fast_at(apply_fn, *, eps: float = 8 / 255, alpha: float | None = None,
   Args:
     apply_fn: the flax module's `apply`.
     eps: ball radius > 0 (default 8/255).
-    alpha: FGSM step > 0 from the random start; default 1.25 * eps (10/255 at eps = 8/255).
+    alpha: FGSM step > 0 from the random start; default `attacks.factory.REL_STEP["fgsm_rs"]`
+      * eps = 1.25 eps (10/255 at eps = 8/255).
     norm: "linf" or "l2".
     clean_weight: weight in [0, 1] of the clean CE.
   """
   ball.check_threat(eps, norm)
   validate.check_positive(eps, "eps")
-  alpha = 1.25 * eps if alpha is None else alpha
-  validate.check_positive(alpha, "alpha")
-  perturb = lambda fn, x, y, key: attacks.fgsm(fn, x, y, eps=eps, norm=norm, key=key, alpha=alpha)
+  attack = attacks.create("fgsm_rs", norm=norm, alpha=alpha)
+  perturb = lambda fn, x, y, key: attack(fn, x, y, key, eps)
   return min_max(apply_fn, perturb, clean_weight=clean_weight)
 
 

@@ -15,9 +15,11 @@ keeps the model from before the drop (their train_fgsm.py, --early-stop).
 
 Config example (Fast-AT on digits, checked once per epoch):
 
-  config.hooks = {"co_guard": {"type": "pgd_guard", "every_steps": 22, "threshold": 0.2}}
+  config.hooks = {"co_guard": {"type": "pgd_guard", "eps": 0.1, "norm": "linf",
+                               "every_steps": 22, "threshold": 0.2}}
 
-eps and norm default to the objective's (`config.objective.kwargs`). Metrics, logged by the loop as
+eps is given explicitly (usually the objective's); the attack is `rvjax.attacks.create("pgd")`,
+so its step-size default is the one of every other PGD (2.5 eps / steps). Metrics, logged by the loop as
 "<hook name>/<metric>": pgd_accuracy, best_pgd_accuracy, collapsed (0/1), rolled_back (0/1).
 The first check only records the best; host memory holds one copy of the state.
 """
@@ -36,10 +38,10 @@ class PGDGuard:
   """Rolls back and/or stops training when PGD accuracy on a fixed val batch collapses.
 
   Args:
-    eps: attack radius > 0; None takes config.objective.kwargs.eps.
-    norm: "linf" or "l2"; None takes config.objective.kwargs.norm (default "linf").
+    eps: attack radius > 0 (required; usually the objective's eps).
+    norm: "linf" or "l2".
     steps: PGD iterations >= 1.
-    step_size: PGD step > 0; None: eps / 4.
+    step_size: PGD step > 0; None: the factory's default 2.5 * eps / steps.
     restarts: PGD random starts >= 1.
     num_examples: size of the fixed val batch (the first examples of the val split).
     threshold: a drop of more than this (accuracy fraction, >= 0) below the best is a collapse;
@@ -48,14 +50,18 @@ class PGDGuard:
     seed: seed of the fixed attack key.
   """
 
-  def __init__(self, *, eps: float | None = None, norm: str | None = None, steps: int = 10,
+  def __init__(self, *, eps: float | None = None, norm: str = "linf", steps: int = 10,
                step_size: float | None = None, restarts: int = 1, num_examples: int = 256,
                threshold: float = 0.2, action: str = "rollback_and_stop", seed: int = 0):
     validate.check_choice(action, "pgd_guard action", ACTIONS)
     validate.check_positive(threshold, "pgd_guard threshold", allow_zero=True)
     validate.check_positive(num_examples, "pgd_guard num_examples")
-    self.eps, self.norm, self.step_size = eps, norm, step_size
-    self.steps, self.restarts = steps, restarts
+    if eps is None:
+      raise ValueError("pgd_guard needs eps: set hooks.<name>.eps (usually objective.kwargs.eps).")
+    validate.check_positive(eps, "pgd_guard eps")
+    self.eps = eps
+    self.attack = attacks.create("pgd", norm=norm, steps=steps, restarts=restarts,
+                                 step_size=step_size)
     self.num_examples, self.threshold, self.action = num_examples, threshold, action
     self.key = jax.random.key(seed)
     self.best = -np.inf
@@ -63,21 +69,12 @@ class PGDGuard:
     self._accuracy = None
 
   def _build(self, ctx):
-    """Resolves eps/norm from the config and jit-compiles the PGD accuracy on the val batch."""
-    objective = getattr(ctx.config, "objective", None)
-    objective_kwargs = dict(objective.get("kwargs", {})) if objective is not None else {}
-    eps = objective_kwargs.get("eps") if self.eps is None else self.eps
-    norm = self.norm or objective_kwargs.get("norm", "linf")
-    if eps is None:
-      raise ValueError("pgd_guard needs eps: set hooks.<name>.eps or objective.kwargs.eps.")
-    validate.check_positive(eps, "pgd_guard eps")
-    step_size = eps / 4 if self.step_size is None else self.step_size
+    """Jit-compiles the PGD accuracy on the fixed val batch."""
     predict_fn = ctx.predict_fn
 
     def accuracy(state, x, y, key):
       logits_fn = lambda z: predict_fn(state, z)
-      x_adv = attacks.pgd(logits_fn, x, y, key=key, eps=eps, step_size=step_size,
-                          steps=self.steps, norm=norm, restarts=self.restarts)
+      x_adv = self.attack(logits_fn, x, y, key, self.eps)
       return jnp.mean(jnp.argmax(logits_fn(x_adv), -1) == y)
 
     self._accuracy = jax.jit(accuracy)

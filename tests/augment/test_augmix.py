@@ -85,4 +85,35 @@ def test_jsd_matches_numpy_formula():
     assert got > 0
   swapped = float(jsd_consistency(*map(jnp.asarray, (logits[0], logits[2], logits[1]))))
   assert swapped == pytest.approx(got, rel=1e-6)
-  assert float(jsd_consistency(*map(jnp.asarray, logits))) <= np.log(3) + 1e-6
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.5])
+def test_mixing_weights_follow_dirichlet_and_beta(alpha):
+  """Catches: uniform chain weights and a fixed skip weight 0.5. Over 4000 draws the moments
+  match Dirichlet(alpha, alpha, alpha) and Beta(alpha, alpha): E w_i = 1/3,
+  Var w_i = alpha (a0 - alpha) / (a0^2 (a0 + 1)), a0 = 3 alpha; E m = 1/2,
+  Var m = 1 / (4 (2 alpha + 1))."""
+  from rvjax.augment import mixing_weights
+  keys = jax.random.split(jax.random.key(0), 4000)
+  w, m = jax.vmap(lambda k: mixing_weights(k, 3, alpha))(keys)
+  w, m = np.asarray(w, np.float64), np.asarray(m, np.float64)
+  np.testing.assert_allclose(w.sum(1), 1.0, atol=1e-5)
+  a0 = 3 * alpha
+  np.testing.assert_allclose(w.mean(0), 1 / 3, atol=0.02)
+  np.testing.assert_allclose(w.var(0), alpha * (a0 - alpha) / (a0 ** 2 * (a0 + 1)), rtol=0.12)
+  assert abs(m.mean() - 0.5) < 0.02
+  np.testing.assert_allclose(m.var(), 1 / (4 * (2 * alpha + 1)), rtol=0.12)
+
+
+def test_chain_depth_is_uniform_over_its_range(monkeypatch):
+  """Catches: every chain run at its maximum depth. Each op is replaced by "add 0.01", width 1
+  and alpha 1e4 (m = 1/2 within 0.01), so a pixel moves by m * 0.01 * depth: the depths of 600
+  chains with depth=(1, 3) are read back and must be uniform over {1, 2, 3}."""
+  from rvjax.augment import ops
+  monkeypatch.setattr(ops, "apply_op", lambda key, img, index, severity: img + 0.01)
+  x = jnp.full((600, 1, 1, 1), 0.2)
+  out = augmix(jax.random.key(1), x, width=1, depth=(1, 3), alpha=1e4)
+  depth = np.round(np.asarray(out - x).ravel() / 0.005).astype(int)
+  counts = np.bincount(depth, minlength=4)
+  assert counts[0] == 0 and counts[1:].sum() == 600
+  np.testing.assert_allclose(counts[1:] / 600, 1 / 3, atol=0.06)

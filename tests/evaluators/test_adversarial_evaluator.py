@@ -68,9 +68,7 @@ def test_eps_zero_is_clean_accuracy_and_curves_fall(normal):
     curve = [m[f"{name}/eps={e:.4g}"] for e in (0,) + EPS]
     assert curve[0] == m["clean_accuracy"], name
     assert all(b <= a for a, b in zip(curve, curve[1:])), (name, curve)
-  for e in EPS:
-    assert m[f"worst/eps={e:.4g}"] == min(m[f"{n}/eps={e:.4g}"] for n in names)
-  assert m["pgd/eps=0.2"] < 0.2 and 0 <= m["rotate"] <= m["clean_accuracy"]
+  assert m["pgd/eps=0.2"] < 0.2 and m["rotate"] < m["clean_accuracy"]
 
 
 def test_normal_model_passes_every_sanity_check(normal):

@@ -102,8 +102,6 @@ def test_sets_are_detected_and_named(run):
   ev, m = run
   assert set(ev.ood_sets) == set(SETS) and len(ev.ood_sets["open_set"]) == 71  # test 8s and 9s
   assert len(m) == 3 * 3 * 4
-  for v in m.values():
-    assert 0.0 <= v <= 1.0
 
 
 def test_photo_crops_shapes_and_range():

@@ -25,17 +25,12 @@ def test_finite_loss_metrics_and_updated_batch_stats(tiny, name, kwargs, metric_
   loss, (model_state, metrics) = run(objectives.create(name, tiny.apply, **kwargs), tiny)
   assert np.isfinite(loss) and set(metrics) == metric_names
   assert all(np.isfinite(v) for v in metrics.values())
-  assert 0 <= metrics["adv_accuracy"] <= 1
   # The update's forward passes move the running statistics; the attack's do not count.
   before, after = (jax.tree.leaves(s) for s in (tiny.model_state, model_state))
   assert any(not np.allclose(a, b) for a, b in zip(before, after))
   if name == "pgd_at":  # The inner max found a harder batch than the clean one.
-    assert metrics["adv_loss"] >= metrics["clean_loss"]
-    np.testing.assert_allclose(loss, 0.5 * (metrics["adv_loss"] + metrics["clean_loss"]),
-                               rtol=1e-6)
-  if name == "trades":
-    assert metrics["kl"] >= 0
-    np.testing.assert_allclose(loss, metrics["clean_loss"] + 6.0 * metrics["kl"], rtol=1e-6)
+    assert metrics["adv_loss"] > metrics["clean_loss"]
+  # The losses themselves are recomputed by hand in test_adversarial_reference.py.
 
 
 def test_trades_with_beta_zero_is_clean_cross_entropy(tiny):

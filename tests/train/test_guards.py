@@ -23,21 +23,28 @@ def setup():
       step=jnp.int32(step), params=params, model_state={},
       opt_state={"momentum": jax.tree.map(lambda p: p + step, params)})
   config = ml_collections.ConfigDict({"objective": {"name": "fast_at",
-                                                    "kwargs": {"eps": 0.02, "norm": "linf"}}})
+                                                    "kwargs": {"eps": 0.5, "norm": "linf"}}})
   predict = jax.jit(lambda s, x: x.reshape(x.shape[0], -1) @ s.params["w"] + s.params["b"])
   ctx = types.SimpleNamespace(predict_fn=predict, config=config, val_ds=val)
   return types.SimpleNamespace(good=make(good, 10), collapsed=make(collapsed, 20), ctx=ctx)
 
 
 def guard(**kw):
-  return hooks.create("pgd_guard", every_steps=10, steps=3, num_examples=64, **kw)
+  return hooks.create("pgd_guard", every_steps=10, steps=3, num_examples=64, **{"eps": 0.02, **kw})
+
+
+def test_eps_is_explicit_not_read_from_the_config(setup):
+  with pytest.raises(ValueError, match="pgd_guard needs eps"):
+    hooks.create("pgd_guard", every_steps=10)
+  # The config's objective says eps 0.5 (which would fool every example); the guard uses its own.
+  assert guard()(10, setup.good, setup.ctx).metrics["pgd_accuracy"] > 0.4
 
 
 def test_rolls_back_and_stops_on_a_collapse(setup):
   g = guard()
   first = g(10, setup.good, setup.ctx)
   assert not first.stop and first.metrics["collapsed"] == 0 and first.state is setup.good
-  assert first.metrics["pgd_accuracy"] > 0.6  # eps 0.02 from the objective's kwargs
+  assert first.metrics["pgd_accuracy"] > 0.4  # eps 0.02
   out = g(20, setup.collapsed, setup.ctx)
   assert out.stop and out.metrics["collapsed"] == 1 and out.metrics["rolled_back"] == 1
   assert out.metrics["pgd_accuracy"] < 0.2
