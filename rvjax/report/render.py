@@ -76,9 +76,7 @@ def comparison(runs: list[Run]) -> tuple[list, dict]:
   """Side-by-side rows (percent; mean ± std over seeds) and the same as data."""
   groups = seed_groups(runs)
   heads = [[scorecard.headline(r) for r in g] for g in groups]
-  columns = []
-  for hs in heads:
-    columns += [c for h in hs for c in h if c not in columns]
+  columns = list(dict.fromkeys(c for hs in heads for h in hs for c in h))
   rows = [["run", "seeds", *columns]]
   data = {}
   for g, hs in zip(groups, heads):

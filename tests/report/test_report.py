@@ -79,6 +79,8 @@ def test_seeds_aggregate_and_other_settings_do_not(tmp_path):
   other = make_workdir(tmp_path / "lr", full_metrics(accuracy=0.5),
                        {**CONFIG, "optimizer": {"lr": 0.1}})
   md = open(report.write(runs[0], [*runs[1:], other])["markdown"]).read()
+  header = next(line for line in md.splitlines() if line.startswith("| run | seeds |"))
+  assert header.count("| accuracy |") == 1  # Each headline column once.
   row = next(line for line in md.splitlines() if line.startswith("| s0 (+2 seeds)"))
   assert "| 3 | 92.00 ± 2.00 (n=3) |" in row
   assert any(line.startswith("| lr | 1 | 50.00 |") for line in md.splitlines())
