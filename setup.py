@@ -31,6 +31,7 @@ setuptools.setup(
             "pytest>=8,<10",
             "pytest-xdist>=3.5,<4",
             "imagecorruptions>=1.1.2",
+            "jupytext>=1.16,<2",
         ],
     },
 )
