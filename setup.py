@@ -35,6 +35,7 @@ setuptools.setup(
             "pytest-xdist>=3.8,<4",
             "imagecorruptions>=1.1.2,<1.2",
             "ruff>=0.17,<0.18",
+            "jupytext>=1.19,<2",
         ],
     },
 )

@@ -71,7 +71,7 @@ def get_config(arg=None):
   c.evals.calib = common.calibration_eval("test", batch_size=1000)
   c.evals.corruption = {"type": "corruption", "split": "test", "batch_size": 1000,
                         "source": arg.c_source, "seed": 0, "num_bins": 15,
-                        "baseline_workdir": "", "baseline_name": "", "name": "corruption"}
+                        "baseline_workdir": ""}
   c.evals.ood = {"type": "ood", "split": "test", "batch_size": 1000,
                  "sets": ("svhn_cropped", "cifar100", "skimage_photos", "uniform_noise"),
                  "num_ood": 0, "seed": 0}

@@ -63,9 +63,12 @@ def base() -> ml_collections.ConfigDict:
   return c
 
 
-def calibration_eval(split: str = "test", *, batch_size: int = 256, num_bins: int = 15) -> dict:
-  """An entry of config.evals running rvjax.evaluators.calibration (writes a reliability PNG)."""
-  return {"type": "calibration", "split": split, "batch_size": batch_size, "num_bins": num_bins}
+def calibration_eval(split: str = "test", *, batch_size: int = 256, num_bins: int = 15,
+                     temperature_split: str = "val") -> dict:
+  """An entry of config.evals running rvjax.evaluators.calibration (post-hoc T fitted on
+  `temperature_split`; "" for none)."""
+  return {"type": "calibration", "split": split, "batch_size": batch_size, "num_bins": num_bins,
+          "temperature_split": temperature_split}
 
 
 ADVERSARIAL_METHODS = {"standard": "erm", "pgd_at": "pgd_at", "fast_at": "fast_at",
@@ -91,9 +94,9 @@ def adversarial_eval(*, eps, norm: str, pgd_steps: int = 20, pgd_restarts: int =
                      sanity: bool = True) -> dict:
   """An entry of config.evals running rvjax.evaluators.adversarial on the test split.
 
-  Its files go to workdir/<name>/ (name "adversarial"); pgd uses step 2.5 eps / pgd_steps.
+  Numbers only (`launch.report` plots them); pgd uses step 2.5 eps / pgd_steps.
   """
-  return {"type": "adversarial", "name": "adversarial", "split": "test", "norm": norm,
+  return {"type": "adversarial", "split": "test", "norm": norm,
           "eps": tuple(eps),
           "num_examples": num_examples, "batch_size": batch_size, "sanity": sanity,
           "attacks": {"fgsm": {},

@@ -4,8 +4,7 @@ r"""AugMix + JSD consistency training of the small CNN on 8x8 digits, with the s
   # mCE / relative mCE against a plain CNN run evaluated with the same shift evals:
   python -m launch.train --config=configs/digits_cnn.py:shift --workdir=/tmp/rvjax_digits_shift
   python -m launch.train --config=configs/digits_augmix.py --workdir=/tmp/rvjax_digits_augmix \
-      --config.evals.corruption.baseline_workdir=/tmp/rvjax_digits_shift \
-      --config.evals.corruption.baseline_name=cnn
+      --config.evals.corruption.baseline_workdir=/tmp/rvjax_digits_shift
 
 Training as configs/digits_cnn.py (Adam 3e-3, cosine, batch 64, 30 epochs = 570 steps) with the
 "augmix" objective (rvjax.objectives.augmix): clean CE + 12 * JSD over [x; augmix(x); augmix(x)]

@@ -36,3 +36,9 @@ def get_config(arg=None):
     shift_evals.add_shift_evals(c, tiny=arg.tiny)
   c.lock()
   return c
+
+
+def get_sweep(hyper):
+  """Five seeds of the main job: `python -m launch.sweep --config=configs/digits_cnn.py --root=DIR`
+  (add `:shift` for the distribution-shift evals) reports mean ± std over them."""
+  return hyper.sweep("seed", range(5))

@@ -22,7 +22,8 @@ def get_config(arg=None):
   batch_size = 64 if arg.tiny else 256
   with c.unlocked():
     c.calibrate_temperature = True
-    c.evals.calib_val = common.calibration_eval("val", batch_size=batch_size)
+    c.evals.calib_val = common.calibration_eval("val", batch_size=batch_size,
+                                                 temperature_split="")
     c.evals.calib = common.calibration_eval("test", batch_size=batch_size)
   c.lock()
   return c

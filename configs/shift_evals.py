@@ -10,7 +10,8 @@ MC-dropout / temperature settings come from its workdir; only `evals` come from 
 
   python -m launch.evaluate --workdir=/tmp/rvjax_digits --config=configs/shift_evals.py
 
-  calib:      rvjax.evaluators.calibration on the test split (reliability PNG in workdir/plots/).
+  calib:      rvjax.evaluators.calibration on the test split, as trained and after a temperature
+              fitted on val (the reliability diagram is drawn by `launch.report`).
   corruption: rvjax.evaluators.corruption, all 19 corruptions x 5 severities of the test split on
               device (CIFAR-10-C table, pixel sizes scaled to the image); per-cell accuracy, ECE,
               NLL, means, and mCE / relative mCE when `--config.evals.corruption.baseline_workdir`
@@ -34,12 +35,12 @@ def shift_evals(*, tiny: bool = False, batch_size: int = 256) -> dict:
     batch_size = 64
   return {
       "calib": {"type": "calibration", "split": "test", "batch_size": batch_size,
-                "num_bins": 15},
+                "num_bins": 15, "temperature_split": "val"},
       "corruption": {"type": "corruption", "split": "test", "batch_size": batch_size,
                      "names": TINY_NAMES if tiny else tuple(corruptions.NAMES),
                      "severities": TINY_SEVERITIES if tiny else (1, 2, 3, 4, 5),
                      "source": "device", "seed": 0, "num_bins": 15, "baseline_workdir": "",
-                     "baseline_name": "", "baseline_eval": "corruption", "name": "corruption"},
+                     "baseline_eval": "corruption"},
       "ood": {"type": "ood", "split": "test", "batch_size": batch_size,
               "sets": ("skimage_photos", "uniform_noise", "open_set"),
               "num_ood": 64 if tiny else 0, "seed": 0},

@@ -16,8 +16,6 @@ Config (an entry of `config.evals` with type "adversarial"; every field but `typ
     Default: fgsm, pgd (steps 20, restarts 5), apgd_ce, autoattack, spatial.
   sanity, large_eps, slack: the gradient-masking checks of `adversarial_sanity`.
   seed: attack randomness; each (attack, eps, batch) gets its own fold of it.
-  workdir: where the PNG and the reports go (the loop passes the run's workdir); None: no files.
-  name: the folder under workdir (default "adversarial"), so two such evals do not collide.
 
 An example counts as robust under an attack iff it is classified correctly both clean and at the
 attack's output; "worst" is robust iff robust under every eps-bounded attack (the pointwise worst
@@ -25,17 +23,16 @@ case). Attacks run on `predict_fn`, i.e. in eval mode (running BN averages).
 
 Yields "clean_accuracy", "<attack>/eps=<eps>" and "worst/eps=<eps>" (fractions in [0, 1], eps
 printed with 4 significant digits), "<eps-free attack>", "sanity/<check>" (1.0 pass, 0.0 fail),
-"sanity/passed" and "sanity/num_failed". Files in workdir/<name>/: <split>_accuracy_vs_eps.png,
-<split>_report.json, <split>_report.md.
+"sanity/passed" and "sanity/num_failed"; a failed check is also logged with its detail. Numbers
+only: `launch.report` draws accuracy against eps and puts the masking flags beside every number.
 """
 import functools
 import itertools
-import json
-import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from absl import logging
 
 from rvjax import attacks as attacks_lib
 from rvjax import sharding, validate
@@ -57,7 +54,7 @@ class Evaluator:
   def __init__(self, predict_fn, *, data, mesh, split: str = "test", batch_size: int = 128,
                num_examples: int = 0, norm: str = "linf", eps=(8 / 255,), attacks=None,
                sanity: bool = True, large_eps: float | None = None, slack: float = 0.01,
-               seed: int = 0, workdir: str | None = None, name: str = "adversarial"):
+               seed: int = 0):
     validate.check_choice(norm, "norm", ("linf", "l2"))
     validate.check_positive(num_examples, "num_examples", allow_zero=True)
     self.predict_fn, self.mesh, self.batch_size, self.norm = predict_fn, mesh, batch_size, norm
@@ -76,7 +73,6 @@ class Evaluator:
     dim = int(np.prod(ds.images.shape[1:]))
     self.large_eps = large_eps or (0.5 if norm == "linf" else 0.5 * float(np.sqrt(dim)))
     self.sanity, self.slack, self.key = sanity, slack, jax.random.key(seed)
-    self.out_dir = os.path.join(workdir, name) if workdir else None
     self._compiled, self._grad = {}, None
 
   def make_attack(self, kind: str, **kwargs):
@@ -124,7 +120,7 @@ class Evaluator:
                                batch_size=self.batch_size, mesh=self.mesh)
 
   def run(self, state):
-    """Yields the metrics of the module docstring; writes the PNG and reports into workdir."""
+    """Yields the metrics of the module docstring."""
     labels = self.dataset.labels
     clean = np.argmax(self.logits(state), -1) == labels
     res = {"clean": clean, "eps": self.eps, "raw": {}, "robust": {}, "eps_free": {}}
@@ -148,12 +144,13 @@ class Evaluator:
     checks = {}
     if self.sanity:
       checks = adversarial_sanity.run(self, state, res)
-      for check, (ok, _) in checks.items():
+      for check, (ok, detail) in checks.items():
+        if not ok:
+          logging.warning("Adversarial sanity check %r failed (possible gradient masking): %s",
+                          check, detail)
         yield f"sanity/{check}", float(ok)
       yield "sanity/passed", float(all(ok for ok, _ in checks.values()))
       yield "sanity/num_failed", float(sum(not ok for ok, _ in checks.values()))
-    if self.out_dir and jax.process_index() == 0:
-      write_outputs(self.out_dir, self.split, self.norm, res, checks)
 
 
 def _head(ds, n: int | None):
@@ -164,80 +161,3 @@ def _head(ds, n: int | None):
 def _correct(predict_fn, attack, state, x, y, key, eps):
   logits_fn = lambda z: predict_fn(state, z)
   return jnp.argmax(predict_fn(state, attack(logits_fn, x, y, key, eps)), -1) == y
-
-
-def summary(res: dict) -> dict:
-  """Accuracies (fractions) of `res`: clean, per attack per eps, worst, eps-free attacks."""
-  mean = lambda rs: [float(r.mean()) for r in rs]
-  out = {"clean_accuracy": float(res["clean"].mean()), "eps": list(res["eps"]),
-         "robust_accuracy": {n: mean(rs) for n, rs in res["robust"].items()}}
-  if "worst" in res:
-    out["robust_accuracy"]["worst"] = mean(res["worst"])
-  out["curve"] = curve(out)
-  out["eps_free"] = {n: float(r.mean()) for n, r in res["eps_free"].items()}
-  return out
-
-
-def write_outputs(out_dir: str, split: str, norm: str, res: dict, checks: dict) -> None:
-  """Writes <split>_accuracy_vs_eps.png, <split>_report.json and <split>_report.md."""
-  os.makedirs(out_dir, exist_ok=True)
-  s = summary(res)
-  report = {**s, "norm": norm, "split": split, "num_examples": int(res["clean"].size),
-            "sanity": {c: {"passed": bool(ok), "detail": d} for c, (ok, d) in checks.items()},
-            "sanity_passed": all(ok for ok, _ in checks.values())}
-  with open(os.path.join(out_dir, f"{split}_report.json"), "w") as f:
-    json.dump(report, f, indent=2)
-  with open(os.path.join(out_dir, f"{split}_report.md"), "w") as f:
-    f.write(markdown(report))
-  plot_curve(os.path.join(out_dir, f"{split}_accuracy_vs_eps.png"), s, norm)
-
-
-def markdown(report: dict) -> str:
-  """The report as Markdown: an accuracy table (percent) and the sanity checklist."""
-  eps = report["eps"]
-  lines = [f"# Adversarial robustness ({report['split']}, {report['num_examples']} examples, "
-           f"{report['norm']})", "", f"Clean accuracy: {100 * report['clean_accuracy']:.2f}%", "",
-           "| attack | " + " | ".join(f"eps={e:.4g}" for e in eps) + " |",
-           "|---" * (len(eps) + 1) + "|"]
-  for name, accs in report["robust_accuracy"].items():
-    lines.append(f"| {name} | " + " | ".join(f"{100 * a:.2f}" for a in accs) + " |")
-  for name, acc in report["eps_free"].items():
-    lines.append(f"\n{name} (no eps): {100 * acc:.2f}%")
-  if report["sanity"]:
-    verdict = "all passed" if report["sanity_passed"] else "FAILED: possible gradient masking"
-    lines += ["", f"## Sanity checks ({verdict})", ""]
-    for check, r in report["sanity"].items():
-      lines.append(f"- [{'x' if r['passed'] else ' '}] {check}: {r['detail']}")
-  return "\n".join(lines) + "\n"
-
-
-def curve(s: dict) -> dict:
-  """{"eps": [0, ...], attack: [accuracy, ...]}: the accuracies of `summary` starting at eps = 0
-  (the clean accuracy, unless 0 was evaluated)."""
-  start = [] if s["eps"] and s["eps"][0] == 0 else [0.0]
-  head = [s["clean_accuracy"]] if start else []
-  return {"eps": start + s["eps"],
-          **{n: head + accs for n, accs in s["robust_accuracy"].items()}}
-
-
-def plot_curve(path: str, s: dict, norm: str) -> None:
-  """Robust accuracy (percent) against eps, one line per attack and the worst case."""
-  from matplotlib.backends.backend_agg import FigureCanvasAgg
-  from matplotlib.figure import Figure
-  fig = Figure(figsize=(5, 4), dpi=100)
-  FigureCanvasAgg(fig)
-  ax = fig.subplots()
-  c = s["curve"]
-  for name in s["robust_accuracy"]:
-    style = dict(color="black", lw=2.5) if name == "worst" else dict(lw=1.2)
-    ax.plot(c["eps"], [100 * a for a in c[name]], marker="o", ms=3, label=name, **style)
-  ax.axhline(100 * s["clean_accuracy"], color="gray", ls=":", lw=1, label="clean")
-  extra = "".join(f", {n} {100 * a:.1f}%" for n, a in s["eps_free"].items())
-  ax.set_title(f"clean {100 * s['clean_accuracy']:.1f}%{extra}", fontsize=10)
-  ax.set_xlabel(f"eps ({norm}, pixel range [0, 1])")
-  ax.set_ylabel("robust accuracy (%)")
-  ax.set_ylim(0, 100)
-  ax.grid(alpha=0.3)
-  ax.legend(fontsize=8)
-  fig.tight_layout()
-  fig.savefig(path)

@@ -13,8 +13,7 @@ Config (an entry of `config.evals` with type "corruption"; every field but `type
     fold_in(fold_in(key(seed), NAMES.index(c)), s) and its batch b fold_in(cell key, b), so a
     cell's images depend on (seed, c, s, batch_size) only, not on which other cells run.
   num_bins: equal-width ECE bins.
-  baseline_workdir, baseline_name, baseline_eval: mCE against another run (below); "" = none.
-  workdir, name: files go to workdir/<name>/ (None: no files).
+  baseline_workdir, baseline_eval: mCE against another run (below); "" = none.
 
 Compilation: `corrupt` is jitted once per (corruption, severity, table, batch shape) in this
 module, so the compiled programs are shared by every evaluator and evaluation in a process; the
@@ -42,13 +41,10 @@ mCE (Hendrycks & Dietterich, 2019), with top-1 errors E = 1 - accuracy:
   under eval name `baseline_eval` (its last record with every needed cell is used). Evaluate
   both with the same names, severities, source and seed.
 
-Files in workdir/<name>/: <split>_vs_severity.png (accuracy and ECE against severity, 0 =
-clean: one thin line per corruption, the mean thick) and <split>_report.json (every number,
-the baseline's name and workdir).
+Numbers only: `launch.report` draws accuracy and ECE against severity from them.
 """
 import functools
 import itertools
-import json
 import os
 
 import jax
@@ -58,6 +54,7 @@ from rvjax import corruptions, metrics, validate
 from rvjax import data as data_lib
 from rvjax.data import tfds_sets
 from rvjax.evaluators import predictions
+from rvjax.report import records as report_records
 
 SOURCES = ("device", "tfds")
 CELL_METRICS = ("accuracy", "ece", "nll")
@@ -120,8 +117,7 @@ def read_baseline(workdir: str, eval_name: str, names, severities) -> tuple[floa
   if not os.path.isfile(path):
     raise FileNotFoundError(f"Baseline {path} does not exist: run the corruption evaluator on "
                             "the baseline first (python -m launch.evaluate).")
-  with open(path) as f:
-    records = [json.loads(line) for line in f if line.strip()]
+  records = report_records.read_metrics(path)
   keys = [f"{eval_name}/clean/accuracy"] + [f"{eval_name}/{c}/{s}/accuracy"
                                             for c in names for s in severities]
   for record in reversed(records):
@@ -144,9 +140,8 @@ class Evaluator:
   def __init__(self, predict_fn, *, data, mesh, split: str = "test", batch_size: int = 256,
                num_examples: int = 0, names=None, severities=(1, 2, 3, 4, 5),
                source: str = "device", table: str | None = None, seed: int = 0,
-               num_bins: int = 15, baseline_workdir: str = "", baseline_name: str = "",
-               baseline_eval: str = "corruption", workdir: str | None = None,
-               name: str = "corruption"):
+               num_bins: int = 15, baseline_workdir: str = "",
+               baseline_eval: str = "corruption"):
     self.names = tuple(corruptions.NAMES if names is None else names)
     self.severities = tuple(int(s) for s in severities)
     for c in self.names:
@@ -167,9 +162,6 @@ class Evaluator:
     self.baseline = None
     if baseline_workdir:
       self.baseline = read_baseline(baseline_workdir, baseline_eval, self.names, self.severities)
-    self.baseline_info = {"name": baseline_name, "workdir": baseline_workdir,
-                          "eval": baseline_eval}
-    self.out_dir = os.path.join(workdir, name) if workdir else None
 
   def _head(self, ds: data_lib.Dataset) -> data_lib.Dataset:
     if not self.num_examples:
@@ -195,7 +187,7 @@ class Evaluator:
                                mesh=self.mesh), self.dataset.labels
 
   def run(self, state):
-    """Yields the metrics of the module docstring; writes the PNG and the report."""
+    """Yields the metrics of the module docstring."""
     clean_logits = predictions.collect_logits(self.predict_fn, state, self.dataset,
                                               batch_size=self.batch_size, mesh=self.mesh)
     clean = cell_metrics(clean_logits, self.dataset.labels, self.num_bins)
@@ -221,8 +213,6 @@ class Evaluator:
     summary = self.mce(clean, cells) if self.baseline else {}
     for k, v in summary.items():
       yield k, v
-    if self.out_dir and jax.process_index() == 0:
-      self.write(clean, cells, mean, summary)
 
   def mce(self, clean: dict, cells: dict) -> dict:
     """Per-corruption CE / relative CE and their means (module docstring), as flat metrics."""
@@ -239,45 +229,3 @@ class Evaluator:
         out[f"mce{suffix}"] = _nanmean([ce[c] for c in names])
         out[f"relative_mce{suffix}"] = _nanmean([rel[c] for c in names])
     return out
-
-  def write(self, clean: dict, cells: dict, mean: dict, summary: dict) -> None:
-    """Writes <split>_report.json and <split>_vs_severity.png into workdir/<name>/."""
-    os.makedirs(self.out_dir, exist_ok=True)
-    report = {"split": self.split, "num_examples": len(self.dataset), "source": self.source,
-              "table": self.table if self.source == "device" else None, "seed": self.seed,
-              "names": list(self.names), "severities": list(self.severities), "clean": clean,
-              "cells": {c: {str(s): v for s, v in cs.items()} for c, cs in cells.items()},
-              "mean": mean, "nll_clip": metrics.NLL_EPS,
-              "baseline": self.baseline_info if self.baseline else None,
-              "mce": summary}
-    with open(os.path.join(self.out_dir, f"{self.split}_report.json"), "w") as f:
-      json.dump(report, f, indent=2)
-    plot_severity(os.path.join(self.out_dir, f"{self.split}_vs_severity.png"), clean, cells,
-                  self.severities)
-
-
-def plot_severity(path: str, clean: dict, cells: dict, severities) -> None:
-  """Accuracy (%) and ECE (%) against severity (0 = clean), per corruption and their mean."""
-  from matplotlib.backends.backend_agg import FigureCanvasAgg
-  from matplotlib.figure import Figure
-  fig = Figure(figsize=(11, 4.5), dpi=100)
-  FigureCanvasAgg(fig)
-  axes = fig.subplots(1, 2)
-  xs = [0, *severities]
-  colors = [f"C{i % 10}" for i in range(len(cells))]
-  styles = ["-", "--"]
-  for ax, m, label in zip(axes, ("accuracy", "ece"), ("accuracy (%)", "ECE (%)")):
-    for i, (c, cs) in enumerate(cells.items()):
-      ys = [100 * clean[m]] + [100 * cs[s][m] for s in severities]
-      ax.plot(xs, ys, color=colors[i], ls=styles[(i // 10) % 2], lw=1, alpha=0.8, label=c)
-    mean = [100 * clean[m]] + [100 * np.mean([cs[s][m] for cs in cells.values()])
-                               for s in severities]
-    ax.plot(xs, mean, color="black", lw=3, marker="o", label="mean")
-    ax.set_xticks(xs, ["clean", *map(str, severities)])
-    ax.set_xlabel("severity")
-    ax.set_ylabel(label)
-    ax.grid(alpha=0.3)
-  axes[0].set_ylim(0, 100)
-  axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-  fig.tight_layout()
-  fig.savefig(path)

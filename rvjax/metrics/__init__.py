@@ -9,12 +9,10 @@ from rvjax.metrics.classification import NLL_EPS, accuracy, brier, nll
 from rvjax.metrics.image_quality import psnr, ssim
 from rvjax.metrics.ood import (entropy, fpr_at_tpr, max_softmax, mutual_information, ood,
                                ood_scores)
-from rvjax.metrics.reliability import reliability_diagram
 
 __all__ = [
     "accuracy", "nll", "brier", "NLL_EPS",
     "ece", "adaptive_ece", "classwise_ece", "calibration_bins", "bin_edges",
     "ood", "fpr_at_tpr", "max_softmax", "entropy", "mutual_information", "ood_scores",
     "psnr", "ssim",
-    "reliability_diagram",
 ]

@@ -6,27 +6,11 @@ through `atomic_write`, so a crash leaves either the old file or the new one, ne
 import json
 import math
 import os
-import tempfile
 
 import jax
 import numpy as np
 
-METRICS_FILE = "metrics.jsonl"
-
-
-def atomic_write(path: str, text: str) -> None:
-  """Replaces the file `path` with `text` atomically: a temporary file beside it, then a rename."""
-  directory = os.path.dirname(os.path.abspath(path))
-  fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-  try:
-    with os.fdopen(fd, "w") as f:
-      f.write(text)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  except BaseException:
-    os.unlink(tmp)
-    raise
+from rvjax.report.records import METRICS_FILE, atomic_write, read_metrics  # noqa: F401 (re-exported)
 
 
 def _to_python(value):
@@ -73,27 +57,3 @@ class MetricWriter:
   def close(self) -> None:
     if self._tb is not None:
       self._tb.close()
-
-
-def read_metrics(path: str) -> list[dict]:
-  """All records of a metrics.jsonl file (a workdir's file or its path).
-
-  Raises:
-    ValueError: a line that is not a JSON object with an integer "step", naming file and line.
-  """
-  if os.path.isdir(path):
-    path = os.path.join(path, METRICS_FILE)
-  records = []
-  with open(path) as f:
-    for number, line in enumerate(f, 1):
-      if not line.strip():
-        continue
-      try:
-        record = json.loads(line)
-      except json.JSONDecodeError as e:
-        record = e.msg
-      if not isinstance(record, dict) or not isinstance(record.get("step"), int):
-        raise ValueError(f"{path}, line {number}: not a metrics record (a JSON object with an "
-                         f"integer \"step\"): {line.strip()[:80]!r}. Fix or delete that line.")
-      records.append(record)
-  return records

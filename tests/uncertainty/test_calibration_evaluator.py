@@ -1,14 +1,16 @@
-"""The "calibration" evaluator: rvjax.metrics values on the predict_fn's logits, and its diagram."""
-import os
+"""The "calibration" evaluator: rvjax.metrics values on the predict_fn's logits, reliability
+bins, and the post-hoc temperature fitted on held-out data."""
 import types
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
-from rvjax import evaluators, metrics, sharding
+from rvjax import evaluators, metrics, sharding, uncertainty
 from rvjax.evaluators import predictions
 
 W = np.random.default_rng(0).normal(size=(64, 10)).astype(np.float32) * 3
+STATE = types.SimpleNamespace(step=np.int32(7))
 
 
 def predict_fn(state, images):
@@ -17,30 +19,38 @@ def predict_fn(state, images):
   return jnp.reshape(images, (images.shape[0], -1)) @ W
 
 
-def test_values_match_metrics_on_the_same_logits(tmp_path, digits_data):
+def _logits(data, split):
+  ds = predictions.load_split(data, split)  # 360 test examples: the last batch is padded.
+  return np.reshape(ds.images, (len(ds), -1)) @ W, ds.labels
+
+
+def test_values_match_metrics_on_the_same_logits(digits_data):
   ev = evaluators.create("calibration", predict_fn, data=digits_data, mesh=sharding.make_mesh(),
-                         split="test", batch_size=64, num_bins=10, workdir=str(tmp_path))
-  results = dict(ev.run(types.SimpleNamespace(step=np.int32(7))))
-  ds = predictions.load_split(digits_data, "test")  # 360 examples: the last batch is padded.
-  probs = predictions.softmax(np.reshape(ds.images, (len(ds), -1)) @ W)
-  want = {"accuracy": metrics.accuracy(probs, ds.labels), "nll": metrics.nll(probs, ds.labels),
-          "brier": metrics.brier(probs, ds.labels),
-          "ece": metrics.ece(probs, ds.labels, num_bins=10),
-          "adaptive_ece": metrics.adaptive_ece(probs, ds.labels, num_bins=10),
-          "classwise_ece": metrics.classwise_ece(probs, ds.labels, num_bins=10)}
-  assert list(results) == list(want)
+                         split="test", batch_size=64, num_bins=10, temperature_split="val")
+  results = dict(ev.run(STATE))
+  logits, labels = _logits(digits_data, "test")
+  probs = predictions.softmax(logits)
+  want = {"accuracy": metrics.accuracy(probs, labels), "nll": metrics.nll(probs, labels),
+          "brier": metrics.brier(probs, labels), "ece": metrics.ece(probs, labels, num_bins=10),
+          "adaptive_ece": metrics.adaptive_ece(probs, labels, num_bins=10),
+          "classwise_ece": metrics.classwise_ece(probs, labels, num_bins=10)}
   for k, v in want.items():
     np.testing.assert_allclose(results[k], float(v), rtol=1e-5, atol=1e-6, err_msg=k)
-  assert 0 < results["ece"] < 1 and results["accuracy"] > 0.1
-  path = os.path.join(tmp_path, "plots", "reliability_test_7.png")
-  assert ev.diagram_path(7) == path and os.path.getsize(path) > 1000
-  with open(path, "rb") as f:
-    assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+  # Reliability bins: counts are the examples per equal-width confidence bin.
+  conf = probs.max(-1)
+  np.testing.assert_array_equal(results["reliability/count"],
+                                np.histogram(conf, bins=np.linspace(0, 1, 11))[0])
+  # The temperature is fitted on val (not test) and the ts/ metrics use logits / T.
+  t = uncertainty.fit_temperature(*_logits(digits_data, "val"))
+  np.testing.assert_allclose(results["ts/temperature"], t, rtol=1e-5)
+  scaled = predictions.softmax(logits / t)
+  np.testing.assert_allclose(results["ts/ece"], metrics.ece(scaled, labels, num_bins=10),
+                             rtol=1e-4, atol=1e-6)
+  assert t > 1.5  # W is overconfident (scale 3): a fit that returned 1 would fail here.
+  assert results["ts/nll"] < results["nll"]
 
 
-def test_without_workdir_writes_nothing(tmp_path, monkeypatch, digits_data):
-  monkeypatch.chdir(tmp_path)
-  ev = evaluators.create("calibration", predict_fn, data=digits_data, mesh=sharding.make_mesh(),
-                         split="val", batch_size=64)
-  assert len(dict(ev.run(types.SimpleNamespace(step=np.int32(0))))) == 6
-  assert ev.diagram_path(0) is None and not os.listdir(tmp_path)
+def test_temperature_split_must_be_held_out(digits_data):
+  with pytest.raises(ValueError, match="temperature_split='test' is the evaluated split"):
+    evaluators.create("calibration", predict_fn, data=digits_data, mesh=sharding.make_mesh(),
+                      split="test", batch_size=64, temperature_split="test")

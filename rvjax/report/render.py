@@ -1,0 +1,118 @@
+"""Scorecards and comparisons as Markdown and JSON; runs that differ only in seed aggregated."""
+import json
+
+import numpy as np
+
+from rvjax.report import scorecard
+from rvjax.report.records import Run
+
+SEED_KEYS = ("seed",)  # Config fields that name a repetition, not a different experiment.
+
+
+def provenance(run: Run) -> dict:
+  """What every number of `run` carries: config, hardware, software and wall time."""
+  c, v = run.config, run.values
+  return {"workdir": run.workdir, "config": v.get("run/config", "(not recorded)"),
+          "model": c.get("model", {}).get("name"), "objective": c.get("objective", {}).get("name"),
+          "data": c.get("data", {}).get("name"), "seed": c.get("seed"),
+          "steps": run.steps.get("summary/wall_time_s"),
+          "hardware": (f"{v.get('env/device_count', '?')} x {v.get('env/device_kind', '?')} "
+                       f"({v.get('env/platform', '?')}, {v.get('env/cpu_count', '?')} CPU cores, "
+                       f"{v.get('env/process_count', '?')} process(es))"),
+          "software": (f"python {v.get('env/python', '?')}, jax {v.get('env/jax', '?')}, "
+                       f"flax {v.get('env/flax', '?')}, optax {v.get('env/optax', '?')}"),
+          "wall_time_s": v.get("summary/wall_time_s")}
+
+
+def _table(rows: list) -> list[str]:
+  head, *body = rows
+  return ["| " + " | ".join(map(str, head)) + " |", "|" + "---|" * len(head),
+          *("| " + " | ".join(map(str, r)) + " |" for r in body)]
+
+
+def run_markdown(run: Run, sections: list, plots: dict) -> list[str]:
+  """One run's scorecard: provenance, then each section (or what is missing and how to get it)."""
+  p = provenance(run)
+  wall = "n/a" if p["wall_time_s"] is None else f"{p['wall_time_s']:.1f} s"
+  lines = [f"## {run.name}", "",
+           f"- config: `{p['config']}` (model {p['model']}, objective {p['objective']}, data "
+           f"{p['data']}, seed {p['seed']}, {p['steps']} steps)",
+           f"- hardware: {p['hardware']}", f"- software: {p['software']}",
+           f"- wall time (train + evals): {wall}", ""]
+  for s in sections:
+    lines += [f"### {s.title}", ""]
+    if s.missing:
+      lines += [f"Missing: {s.missing}", ""]
+      continue
+    if len(s.rows) > 1:
+      lines += _table(s.rows) + [""]
+    lines += [*(f"{n}" for n in s.notes), ""] if s.notes else []
+    for title, path in plots.get(s.title, []):
+      lines += [f"![{title}]({path})", ""]
+  return lines
+
+
+def seed_groups(runs: list[Run]) -> list[list[Run]]:
+  """Runs grouped by their config without the seed fields, in first-seen order."""
+  groups = {}
+  for run in runs:
+    key = json.dumps({k: v for k, v in run.config.items() if k not in SEED_KEYS},
+                     sort_keys=True, default=str)
+    groups.setdefault(key, []).append(run)
+  return list(groups.values())
+
+
+def mean_std(values: list) -> str:
+  """"m ± s" in percent over the non-missing values (s: sample std; n given when > 1)."""
+  vals = np.asarray([v for v in values if v is not None], np.float64)
+  if not len(vals):
+    return "n/a"
+  if len(vals) == 1:
+    return f"{100 * vals[0]:.2f}"
+  return f"{100 * vals.mean():.2f} ± {100 * vals.std(ddof=1):.2f} (n={len(vals)})"
+
+
+def comparison(runs: list[Run]) -> tuple[list, dict]:
+  """Side-by-side rows (percent; mean ± std over seeds) and the same as data."""
+  groups = seed_groups(runs)
+  heads = [[scorecard.headline(r) for r in g] for g in groups]
+  columns = list(dict.fromkeys(c for hs in heads for h in hs for c in h))
+  rows = [["run", "seeds", *columns]]
+  data = {}
+  for g, hs in zip(groups, heads):
+    label = g[0].name if len(g) == 1 else f"{g[0].name} (+{len(g) - 1} seeds)"
+    cells = {c: [h.get(c) for h in hs] for c in columns}
+    if "NLL" in cells:  # NLL is in nats, not a fraction.
+      nll = [v for v in cells["NLL"] if v is not None]
+      nll_text = "n/a" if not nll else (f"{np.mean(nll):.4f}" if len(nll) == 1 else
+                                         f"{np.mean(nll):.4f} ± {np.std(nll, ddof=1):.4f}")
+    rows.append([label, len(g), *[nll_text if c == "NLL" else mean_std(cells[c])
+                                  for c in columns]])
+    data[label] = {"workdirs": [r.workdir for r in g], "seeds": [r.config.get("seed") for r in g],
+                   **cells}
+  return rows, data
+
+
+def markdown(runs: list[Run], sections: dict, plots: dict) -> str:
+  """The whole report: a comparison table when there are several runs, then each scorecard."""
+  lines = ["# rvjax trust report", ""]
+  if len(runs) > 1:
+    rows, _ = comparison(runs)
+    lines += ["## Comparison", "",
+              "Percent unless stated; NLL in nats; runs that differ only in `seed` are "
+              "aggregated as mean ± sample std. (!) marks numbers with failed gradient-masking "
+              "checks.", "", *_table(rows), ""]
+  for run in runs:
+    lines += run_markdown(run, sections[run.workdir], plots.get(run.workdir, {}))
+  return "\n".join(lines).rstrip() + "\n"
+
+
+def as_json(runs: list[Run], sections: dict, plots: dict) -> dict:
+  """The report as data: per run its provenance, sections and plots; the comparison."""
+  out = {"runs": [{"provenance": provenance(r), "headline": scorecard.headline(r),
+                   "sections": [vars(s) for s in sections[r.workdir]],
+                   "plots": {t: [p for _, p in ps] for t, ps in plots.get(r.workdir, {}).items()}}
+                  for r in runs]}
+  if len(runs) > 1:
+    out["comparison"] = comparison(runs)[1]
+  return out

@@ -1,0 +1,99 @@
+"""The trust report: built from a workdir's files alone, so these tests write the files by hand."""
+import json
+import os
+
+import pytest
+
+from rvjax import corruptions, report
+from rvjax.report import records
+
+CONFIG = {"seed": 0, "model": {"name": "cnn"}, "objective": {"name": "erm"},
+          "data": {"name": "digits"}, "optimizer": {"lr": 0.003},
+          "evals": {"test": {"type": "classification", "split": "test"},
+                    "calib": {"type": "calibration", "split": "test"},
+                    "corruption": {"type": "corruption", "split": "test"},
+                    "adv": {"type": "adversarial", "norm": "linf"},
+                    "ood": {"type": "ood", "split": "test"},
+                    "cert": {"type": "certified"}}}
+
+
+def full_metrics(accuracy=0.9, sanity_ok=True):
+  m = {"test/accuracy": accuracy, "test/loss": 0.3, "calib/ece": 0.05, "calib/nll": 0.3,
+       "calib/brier": 0.1, "calib/accuracy": accuracy, "calib/ts/ece": 0.02,
+       "calib/ts/nll": 0.25, "calib/ts/brier": 0.09, "calib/ts/temperature": 1.5,
+       "calib/reliability/confidence": [0.0] * 14 + [0.95],
+       "calib/reliability/accuracy": [0.0] * 14 + [0.9], "calib/reliability/count": [0] * 14 + [10],
+       "corruption/clean/accuracy": accuracy, "corruption/clean/ece": 0.05,
+       "adv/clean_accuracy": accuracy, "adv/pgd/eps=0.1": 0.4, "adv/worst/eps=0.1": 0.35,
+       "adv/sanity/eps_zero": 1.0, "adv/sanity/monotone": 1.0 if sanity_ok else 0.0,
+       "ood/skimage_photos/max_softmax/auroc": 0.97, "cert/certified/eps=0.1": 0.5,
+       "summary/wall_time_s": 12.5, **records.environment()}
+  for c in corruptions.NAMES:  # Benchmark corruptions at 80%, the 4 extras at 20%.
+    for s in (1, 2):
+      m[f"corruption/{c}/{s}/accuracy"] = 0.8 if c in corruptions.COMMON else 0.2
+      m[f"corruption/{c}/{s}/ece"] = 0.1
+  return m
+
+
+def make_workdir(path, metrics, config=CONFIG):
+  os.makedirs(path, exist_ok=True)
+  with open(os.path.join(path, "config.json"), "w") as f:
+    json.dump(config, f)
+  with open(os.path.join(path, "metrics.jsonl"), "w") as f:
+    f.write(json.dumps({"step": 10, **metrics}) + "\n")
+  return str(path)
+
+
+def test_full_scorecard(tmp_path):
+  w = make_workdir(tmp_path / "run", full_metrics(sanity_ok=False))
+  paths = report.write(w)
+  md = open(paths["markdown"]).read()
+  # The headline averages the 15 benchmark corruptions only; the extras are separate.
+  assert "| benchmark (headline) | 15 | 80.00 |" in md and "| extra | 4 | 20.00 |" in md
+  # Post-hoc temperature scaling beside the raw ECE.
+  assert "| + temperature fit on val | 2.00 |" in md
+  # A failed masking check flags every robust number and names the check.
+  assert "| pgd | 40.00 (!) |" in md and "failed checks monotone" in md
+  # Unknown eval types still show every number; provenance is on the scorecard.
+  assert "certified/eps=0.1" in md and "jax " in md and "12.5 s" in md
+  for p in paths["plots"]:
+    with open(p, "rb") as f:
+      assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+  assert len(paths["plots"]) == 3  # reliability, severity, accuracy vs eps
+  data = json.load(open(paths["json"]))
+  assert data["runs"][0]["headline"]["C accuracy"] == pytest.approx(0.8)
+
+
+def test_missing_results_name_the_command(tmp_path):
+  w = make_workdir(tmp_path / "plain", {"test/accuracy": 0.9, "test/loss": 0.3},
+                   config={**CONFIG, "evals": {"test": CONFIG["evals"]["test"]}})
+  md = open(report.write(w)["markdown"]).read()
+  assert f"Missing: no calibration eval: `python -m launch.evaluate --workdir={w} " \
+         "--config=configs/shift_evals.py`" in md
+  assert "configs/digits_adversarial.py" in md and "| test | 90.00 | 0.3 |" in md
+
+
+def test_seeds_aggregate_and_other_settings_do_not(tmp_path):
+  runs = [make_workdir(tmp_path / f"s{i}", full_metrics(accuracy=a), {**CONFIG, "seed": i})
+          for i, a in enumerate((0.90, 0.92, 0.94))]
+  other = make_workdir(tmp_path / "lr", full_metrics(accuracy=0.5),
+                       {**CONFIG, "optimizer": {"lr": 0.1}})
+  md = open(report.write(runs[0], [*runs[1:], other])["markdown"]).read()
+  header = next(line for line in md.splitlines() if line.startswith("| run | seeds |"))
+  assert header.count("| accuracy |") == 1  # Each headline column once.
+  row = next(line for line in md.splitlines() if line.startswith("| s0 (+2 seeds)"))
+  assert "| 3 | 92.00 ± 2.00 (n=3) |" in row
+  assert any(line.startswith("| lr | 1 | 50.00 |") for line in md.splitlines())
+
+
+def test_malformed_metrics_line_is_named(tmp_path):
+  w = make_workdir(tmp_path / "bad", {"test/accuracy": 0.9})
+  with open(os.path.join(w, "metrics.jsonl"), "a") as f:
+    f.write('{"step": 11, "test/accuracy": \n')
+  with pytest.raises(ValueError, match=r"metrics.jsonl, line 2: not a metrics record"):
+    report.write(w)
+
+
+def test_not_a_workdir(tmp_path):
+  with pytest.raises(FileNotFoundError, match="is not an rvjax workdir"):
+    report.write(str(tmp_path))
