@@ -14,6 +14,7 @@ from typing import Any
 
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.json"
+EVALS_FILE = "evals.json"  # {eval name: its config} of every eval that logged into the workdir.
 
 
 def atomic_write(path: str, text: str) -> None:
@@ -54,6 +55,18 @@ def read_metrics(path: str) -> list[dict]:
                          f"integer \"step\"): {line.strip()[:80]!r}. Fix or delete that line.")
       records.append(record)
   return records
+
+
+def record_evals(workdir: str, evals: dict) -> None:
+  """Adds `evals` ({name: eval config}) to workdir/evals.json, so the report knows the type of
+  every eval whose numbers metrics.jsonl holds (also those run by `launch.evaluate` with
+  another config's evals); a later config of the same name replaces the earlier one."""
+  path = os.path.join(workdir, EVALS_FILE)
+  known = {}
+  if os.path.isfile(path):
+    with open(path) as f:
+      known = json.load(f)
+  atomic_write(path, json.dumps({**known, **evals}, indent=2, sort_keys=True, default=str))
 
 
 def latest(records: list[dict]) -> tuple[dict[str, Any], dict[str, int]]:
@@ -124,5 +137,9 @@ def load_run(workdir: str) -> Run:
   if not os.path.isfile(os.path.join(workdir, METRICS_FILE)):
     raise FileNotFoundError(f"{workdir!r} has no {METRICS_FILE}: train it first with "
                             "`python -m launch.train`.")
+  evals_path = os.path.join(workdir, EVALS_FILE)
+  if os.path.isfile(evals_path):
+    with open(evals_path) as f:
+      config = {**config, "evals": {**config.get("evals", {}), **json.load(f)}}
   values, steps = latest(read_metrics(workdir))
   return Run(workdir, config, values, steps)

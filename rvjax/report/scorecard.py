@@ -93,17 +93,15 @@ def corruption(run: Run) -> Section:
   if not cells:
     s.missing = f"no corruption eval: `{SHIFT_EVALS.format(w=run.workdir)}`."
     return s
-  mean = lambda names, m: (sum(sum(cells[c][k][m] for k in cells[c]) / len(cells[c])
-                               for c in names) / len(names)) if names else None
   common = [c for c in cells if c in COMMON]
-  extra = [c for c in cells if c not in COMMON]
   s.rows = [["corruptions", "count", "accuracy (%)", "ECE (%)"]]
-  if common:
-    s.rows.append(["benchmark (headline)", len(common), pct(mean(common, "accuracy")),
-                   pct(mean(common, "ece"))])
-  if extra:
-    s.rows.append(["extra", len(extra), pct(mean(extra, "accuracy")), pct(mean(extra, "ece"))])
-  s.rows.append(["clean", "", pct(run.get(f"{n}/clean/accuracy")), pct(run.get(f"{n}/clean/ece"))])
+  for group, label, count in (("mean", "benchmark (headline)", len(common)),
+                              ("extra_mean", "extra", len(cells) - len(common))):
+    if run.get(f"{n}/{group}/accuracy") is not None:
+      s.rows.append([label, count, pct(run.get(f"{n}/{group}/accuracy")),
+                     pct(run.get(f"{n}/{group}/ece"))])
+  s.rows.append(["clean", "", pct(run.get(f"{n}/clean/accuracy")),
+                 pct(run.get(f"{n}/clean/ece"))])
   if run.get(f"{n}/mce") is not None:
     s.notes.append(f"mCE {num(run.get(f'{n}/mce'), 3)}, relative mCE "
                    f"{num(run.get(f'{n}/relative_mce'), 3)} (ratios to the baseline run).")
@@ -209,7 +207,6 @@ def build(run: Run) -> list[Section]:
 
 def headline(run: Run) -> dict:
   """The numbers of a comparison row: {column: value (fraction or None)}."""
-  from rvjax.corruptions import COMMON
   out = {}
   n = _test_eval(run, "classification")
   out["accuracy"] = run.get(f"{n}/accuracy") if n else None
@@ -218,10 +215,7 @@ def headline(run: Run) -> dict:
   out["ECE"] = run.get(f"{n}/ece") if n else None
   out["ECE (TS)"] = run.get(f"{n}/ts/ece") if n else None
   n = _test_eval(run, "corruption")
-  cells = corruption_cells(run, n) if n else {}
-  common = [c for c in cells if c in COMMON]
-  out["C accuracy"] = (sum(sum(cells[c][k]["accuracy"] for k in cells[c]) / len(cells[c])
-                           for c in common) / len(common)) if common else None
+  out["C accuracy"] = run.get(f"{n}/mean/accuracy") if n else None
   for name in run.evals_of("adversarial"):
     table, checks = adversarial_table(run, name)
     worst = table.get("worst", {})

@@ -26,6 +26,7 @@ from rvjax import data as data_lib
 from rvjax import evaluators as evaluators_lib
 from rvjax import models, objectives, sharding, uncertainty, validate
 from rvjax.evaluators import predictions
+from rvjax.report import records as report_records
 from rvjax.train import checkpoint, hooks as hooks_lib, optim, step as step_lib, writers
 from rvjax.train import state as state_lib, workdir as workdir_lib
 from rvjax.uncertainty import ensemble, mc_dropout
@@ -185,7 +186,8 @@ def run_evals(config, predict_fn, state, mesh, writer, step: int, workdir: str |
               member_logits_fn=None) -> dict:
   """Runs every evaluator in config.evals and writes "name/metric" values at `step`.
 
-  Evaluators that take a `workdir` argument (to write plots or reports) get `workdir`.
+  Evaluators that take a `workdir` argument get `workdir`; the evals are recorded in
+  workdir/evals.json for the report (`rvjax.report.records.record_evals`).
   """
   results = {}
   for name, ecfg in config.evals.items():
@@ -195,6 +197,8 @@ def run_evals(config, predict_fn, state, mesh, writer, step: int, workdir: str |
     results.update({f"{name}/{k}": v for k, v in ev.run(state)})
   if results:
     writer.write(step, results)
+    if workdir and jax.process_index() == 0:
+      report_records.record_evals(workdir, config.evals.to_dict())
   return results
 
 

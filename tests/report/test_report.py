@@ -24,6 +24,8 @@ def full_metrics(accuracy=0.9, sanity_ok=True):
        "calib/reliability/confidence": [0.0] * 14 + [0.95],
        "calib/reliability/accuracy": [0.0] * 14 + [0.9], "calib/reliability/count": [0] * 14 + [10],
        "corruption/clean/accuracy": accuracy, "corruption/clean/ece": 0.05,
+       "corruption/mean/accuracy": 0.8, "corruption/mean/ece": 0.1,
+       "corruption/extra_mean/accuracy": 0.2, "corruption/extra_mean/ece": 0.1,
        "adv/clean_accuracy": accuracy, "adv/pgd/eps=0.1": 0.4, "adv/worst/eps=0.1": 0.35,
        "adv/sanity/eps_zero": 1.0, "adv/sanity/monotone": 1.0 if sanity_ok else 0.0,
        "ood/skimage_photos/max_softmax/auroc": 0.97, "cert/certified/eps=0.1": 0.5,
@@ -48,7 +50,7 @@ def test_full_scorecard(tmp_path):
   w = make_workdir(tmp_path / "run", full_metrics(sanity_ok=False))
   paths = report.write(w)
   md = open(paths["markdown"]).read()
-  # The headline averages the 15 benchmark corruptions only; the extras are separate.
+  # The evaluator's headline (15 benchmark corruptions) and the extras, apart.
   assert "| benchmark (headline) | 15 | 80.00 |" in md and "| extra | 4 | 20.00 |" in md
   # Post-hoc temperature scaling beside the raw ECE.
   assert "| + temperature fit on val | 2.00 |" in md
