@@ -38,6 +38,17 @@ DEFAULT_EPS = {"linf": 0.1, "l2": 0.5}
 STEPS_PER_EPOCH = 19  # 1257 training images // batch 64
 
 
+def adversarial_eval(*, norm: str = "linf", tiny: bool = False, eps=None) -> dict:
+  """The "adv" eval of the docstring (eps: default EVAL_EPS[norm]); tiny: 2-step attacks on 32
+  images for tests."""
+  eps = EVAL_EPS[norm] if eps is None else eps
+  if tiny:
+    return common.adversarial_eval(eps=eps[:1], norm=norm, pgd_steps=2, pgd_restarts=1,
+                                   apgd_steps=2, n_target_classes=2, max_translation=1.0,
+                                   spatial_grid=(1, 1, 3), num_examples=32, batch_size=32)
+  return common.adversarial_eval(eps=eps, norm=norm, max_translation=1.0)
+
+
 def get_config(arg=None):
   arg = common.parse_arg(arg, method="pgd_at", norm="linf", eps=0.0, steps=10, tiny=False)
   if arg.norm not in EVAL_EPS:
@@ -51,8 +62,7 @@ def get_config(arg=None):
   c.batch_size = 64
   c.num_epochs = 30
   c.checkpoint.every_steps = 200
-  c.evals.adv = common.adversarial_eval(eps=EVAL_EPS[arg.norm], norm=arg.norm,
-                                        max_translation=1.0)
+  c.evals.adv = adversarial_eval(norm=arg.norm)
   if arg.method == "fast_at":
     c.hooks = {"co_guard": {"type": "pgd_guard", "eps": eps, "norm": arg.norm,
                             "every_steps": STEPS_PER_EPOCH, "steps": 10,
@@ -70,9 +80,6 @@ def get_config(arg=None):
     if c.hooks:
       c.hooks.co_guard.update(every_steps=2, steps=2, num_examples=32)
     c.evals = {"test": {"type": "classification", "split": "test", "batch_size": 64},
-               "adv": common.adversarial_eval(
-                   eps=(eps,), norm=arg.norm, pgd_steps=2, pgd_restarts=1, apgd_steps=2,
-                   n_target_classes=2, max_translation=1.0, spatial_grid=(1, 1, 3),
-                   num_examples=32, batch_size=32)}
+               "adv": adversarial_eval(norm=arg.norm, tiny=True, eps=(eps,))}
   c.lock()
   return c
