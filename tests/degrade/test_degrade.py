@@ -106,11 +106,11 @@ def test_jpeg_matches_libjpeg(camera, astronaut):
   err = np.abs(np.asarray(y)[0, :, :, 0] - ref)
   assert np.median(err) < 0.5 / 255 and err.mean() < 0.1 * np.abs(g / 255 - ref).mean()
   buf = io.BytesIO()
-  Image.fromarray(astronaut).save(buf, "JPEG", quality=30, subsampling=0)
+  Image.fromarray(astronaut).save(buf, "JPEG", quality=10, subsampling=0)
   ref = np.asarray(Image.open(buf), np.float32) / 255
   x = astronaut.astype(np.float32) / 255
-  y = np.asarray(D.jpeg(None, x[None], quality=30))[0]
-  assert np.abs(y - ref).mean() < 0.3 * np.abs(x - ref).mean()
+  y = np.round(np.asarray(D.jpeg(None, x[None], quality=10))[0] * 255) / 255  # libjpeg rounds
+  assert np.abs(y - ref).mean() < 0.1 * np.abs(x - ref).mean()
 
 
 def test_jpeg_gradients(camera):
