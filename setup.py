@@ -6,6 +6,7 @@ setuptools.setup(
     version="0.1.0",
     description="Pure-functional JAX/Flax research code for trustworthy computer vision.",
     packages=setuptools.find_packages(include=["rvjax", "rvjax.*"]),
+    package_data={"rvjax.metrics": ["niqe_train400.npz"]},
     python_requires=">=3.10",
     install_requires=[
         "jax>=0.4.30,<0.11",
@@ -31,6 +32,9 @@ setuptools.setup(
             "pytest>=8,<10",
             "pytest-xdist>=3.5,<4",
             "imagecorruptions>=1.1.2",
+        "PyWavelets>=1.4",  # scikit-image's denoise_wavelet, the wavelet reference
         ],
+        # Reference restorers for benchmarks only (the tests skip what is missing).
+        "bench": ["bm3d>=4.0"],
     },
 )

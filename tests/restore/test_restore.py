@@ -61,6 +61,7 @@ def test_wiener_matches_skimage_and_tikhonov_formula(pair):
 
 @pytest.mark.parametrize("method", ["BayesShrink", "VisuShrink"])
 def test_wavelet_matches_skimage_db1(pair, method):
+  pytest.importorskip("pywt", reason="scikit-image's denoise_wavelet needs PyWavelets (test extra)")
   _, y = pair
   y = y[:, :63, :69]  # odd sides exercise the boundary extension
   ours = _plane(R.wavelet_denoise(y, sigma=SIGMA, method=method))
@@ -70,6 +71,7 @@ def test_wavelet_matches_skimage_db1(pair, method):
 
 
 def test_wavelet_estimates_sigma_like_skimage(pair):
+  pytest.importorskip("pywt", reason="scikit-image's denoise_wavelet needs PyWavelets (test extra)")
   _, y = pair
   ours = _plane(R.wavelet_denoise(y))
   ref = restoration.denoise_wavelet(_plane(y), wavelet="db1", rescale_sigma=False)
