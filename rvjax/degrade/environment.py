@@ -12,6 +12,11 @@ import jax.numpy as jnp
 from rvjax.degrade import _checks, kernels, noise, optics
 
 
+def _is_zero(value: Any) -> bool:
+  """True for a concrete all-zero value; a traced one counts as nonzero."""
+  return not isinstance(value, jax.core.Tracer) and not jnp.any(jnp.asarray(value) != 0)
+
+
 def low_light(key: jax.Array, images: Any, *, exposure: Any = 0.25, gamma: Any = 1.5,
               gain: Any = 0.0, sigma: Any = 0.0, clip: bool = True) -> jnp.ndarray:
   """Dark, noisy capture: y = exposure * x^gamma, plus `noise.poisson_gaussian(gain, sigma)`.
@@ -36,6 +41,8 @@ def low_light(key: jax.Array, images: Any, *, exposure: Any = 0.25, gamma: Any =
       jnp.maximum(x, 1e-8) ** _checks.per_image(gamma, n, "gamma"))
   if key is not None:
     y = noise.poisson_gaussian(key, jnp.clip(y, 0.0, 1.0), gain=gain, sigma=sigma)
+  elif any(not _is_zero(v) for v in (gain, sigma)):
+    raise ValueError("low_light needs a key when gain or sigma is nonzero (sensor noise).")
   return jnp.clip(y, 0.0, 1.0) if clip else y
 
 

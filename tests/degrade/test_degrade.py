@@ -139,6 +139,8 @@ def test_low_light_and_rain(astronaut):
   np.testing.assert_allclose(dark, 0.3 * np.asarray(x) ** 2, atol=1e-6)
   noisy = D.low_light(KEY, x, exposure=0.3, gamma=2.0, gain=0.01, sigma=2.0)
   assert 0.0 < float(jnp.std(noisy - dark)) < 0.1
+  with pytest.raises(ValueError, match="needs a key"):
+    D.low_light(None, x, sigma=2.0)
   wet = np.asarray(D.rain(KEY, jnp.concatenate([x, x]), angle=90.0, length=9))
   assert np.all(wet >= np.asarray(x) - 1e-6)  # screen blend only brightens
   assert (wet - np.asarray(x)).max() > 0.3 and np.mean(wet - np.asarray(x) > 0.05) < 0.5
