@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from rvjax import validate
-from rvjax.degrade import _checks
+from rvjax.degrade import _checks, kernels
 
 PADDINGS = ("symmetric", "reflect", "wrap", "edge")
 
@@ -33,7 +33,7 @@ def blur(key: Any, images: Any, *, kernel: Any, padding: str = "symmetric") -> j
   validate.check_choice(padding, "padding", PADDINGS)
   kernel = jnp.asarray(kernel, jnp.float32)
   x = jnp.asarray(images, jnp.float32)
-  _checks.check_kernel(kernel, x)
+  kernels.check_kernel(kernel, x)
   if kernel.ndim == 3:
     return jax.vmap(lambda im, k: _convolve(im[None], k, padding)[0])(x, kernel)
   return _convolve(x, kernel, padding)

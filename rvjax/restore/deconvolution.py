@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rvjax.degrade import _checks as degrade_checks
+from rvjax.degrade import kernels
 from rvjax.restore import _checks
 
 _LAPLACIAN = np.array([[0, -1, 0], [-1, 4, -1], [0, -1, 0]], np.float32)
@@ -41,7 +41,7 @@ def _deconvolve(x, kernel, balance, laplacian):
 def _run(images, kernel, balance, laplacian):
   x = _checks.check_noisy(images)
   kernel = jnp.asarray(kernel, jnp.float32)
-  degrade_checks.check_kernel(kernel, x)
+  kernels.check_kernel(kernel, x)
   if kernel.ndim != 2:
     raise ValueError(f"deconvolution takes one (k, k) kernel for the batch, got {kernel.shape}.")
   if not isinstance(balance, jax.core.Tracer):

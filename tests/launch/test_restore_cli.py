@@ -4,7 +4,6 @@ import hashlib
 import json
 import os
 
-import jax
 import numpy as np
 import pytest
 from PIL import Image
