@@ -6,6 +6,7 @@ setuptools.setup(
     version="0.1.0",
     description="Pure-functional JAX/Flax research code for trustworthy computer vision.",
     packages=setuptools.find_packages(include=["rvjax", "rvjax.*"]),
+    package_data={"rvjax.metrics": ["niqe_train400.npz"]},
     python_requires=">=3.11",
     # Lower bounds: the versions the suite passed with (requirements/lock.txt pins them all);
     # upper bounds: the next minor release for pre-1.0 and fast-moving packages, tested or not.
@@ -36,6 +37,9 @@ setuptools.setup(
             "imagecorruptions>=1.1.2,<1.2",
             "ruff>=0.17,<0.18",
             "jupytext>=1.19,<2",
+            "PyWavelets>=1.9,<2",  # scikit-image's denoise_wavelet, the wavelet reference
         ],
+        # Reference restorers for benchmarks only (the tests skip what is missing).
+        "bench": ["bm3d>=4.0.3,<5"],
     },
 )

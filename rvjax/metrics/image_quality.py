@@ -4,7 +4,10 @@ Both are jit-compatible and take float NHWC batches of equal shape. Values are n
 (restorers may overshoot [0, 1]; clip first if you want the [0, 1] convention enforced);
 `data_range` is the dynamic range used in the constants (1.0 for [0, 1] images).
 
-No no-reference quality score (BRISQUE, NIQE) is provided yet.
+Both take `y_channel=True` (compare the luma Y of RGB images, as super-resolution papers do;
+MATLAB's rgb2ycbcr: Y = 16/255 + (65.481 R + 128.553 G + 24.966 B) / 255) and `crop=s` (drop s
+border pixels on every side first, the SR convention crop = scale). The no-reference score is
+`rvjax.metrics.niqe`.
 """
 import functools
 from typing import Any
@@ -34,7 +37,32 @@ def _check_pair(x: Any, y: Any, data_range: float) -> None:
   validate.check_positive(data_range, "data_range")
 
 
-def psnr(x: Any, y: Any, *, data_range: float = 1.0) -> jnp.ndarray:
+_Y_WEIGHTS = (65.481 / 255, 128.553 / 255, 24.966 / 255)
+
+
+def rgb_to_y(x: Any) -> jnp.ndarray:
+  """(N, H, W, 3) RGB in [0, 1] -> (N, H, W, 1) luma Y in [16/255, 235/255] (ITU-R BT.601,
+  MATLAB rgb2ycbcr scaled to [0, 1])."""
+  return 16.0 / 255 + jnp.tensordot(jnp.asarray(x, jnp.float32), jnp.asarray(_Y_WEIGHTS),
+                                    axes=[[-1], [0]])[..., None]
+
+
+def _select(x: Any, y: Any, y_channel: bool, crop: int):
+  """The Y channel and/or border crop of both images, with clear errors."""
+  if y_channel:
+    if x.shape[-1] != 3:
+      raise ValueError(f"y_channel=True needs RGB (3-channel) images, got shape {tuple(x.shape)}.")
+    x, y = rgb_to_y(x), rgb_to_y(y)
+  if crop:
+    if int(crop) != crop or crop < 0 or 2 * crop >= min(x.shape[1:3]):
+      raise ValueError(f"crop must be an integer in [0, min(H, W) / 2), got {crop} for "
+                       f"{x.shape[1]}x{x.shape[2]} images.")
+    x, y = x[:, crop:-crop, crop:-crop], y[:, crop:-crop, crop:-crop]
+  return x, y
+
+
+def psnr(x: Any, y: Any, *, data_range: float = 1.0, y_channel: bool = False,
+         crop: int = 0) -> jnp.ndarray:
   """Peak signal-to-noise ratio 10 log10(data_range^2 / MSE) in dB, MSE over H, W, C per image.
 
   Matches skimage.metrics.peak_signal_noise_ratio per image; identical images give +inf.
@@ -42,11 +70,14 @@ def psnr(x: Any, y: Any, *, data_range: float = 1.0) -> jnp.ndarray:
   Args:
     x, y: (N, H, W, C) float images (reference and test; the metric is symmetric).
     data_range: the value range of the images (1.0 for [0, 1]).
+    y_channel: compare the luma Y of RGB images (`rgb_to_y`).
+    crop: pixels dropped on every border first.
 
   Returns:
     (N,) float32 PSNR in dB.
   """
   _check_pair(x, y, data_range)
+  x, y = _select(x, y, y_channel, crop)
   return _psnr(x, y, data_range)
 
 
@@ -75,7 +106,8 @@ def _blur_valid(z: jnp.ndarray) -> jnp.ndarray:
                                       dimension_numbers=dn, precision=hi)
 
 
-def ssim(x: Any, y: Any, *, data_range: float = 1.0) -> jnp.ndarray:
+def ssim(x: Any, y: Any, *, data_range: float = 1.0, y_channel: bool = False,
+         crop: int = 0) -> jnp.ndarray:
   """Structural similarity (Wang et al. 2004) per image, mean over channels.
 
   Gaussian 11x11 window (sigma 1.5, truncated at radius 5), K1 = 0.01, K2 = 0.03, population
@@ -88,11 +120,14 @@ def ssim(x: Any, y: Any, *, data_range: float = 1.0) -> jnp.ndarray:
   Args:
     x, y: (N, H, W, C) float images with H, W >= 11.
     data_range: the value range of the images (1.0 for [0, 1]).
+    y_channel: compare the luma Y of RGB images (`rgb_to_y`).
+    crop: pixels dropped on every border first.
 
   Returns:
     (N,) float32 mean SSIM, in [-1, 1].
   """
   _check_pair(x, y, data_range)
+  x, y = _select(x, y, y_channel, crop)
   n, h, w, c = x.shape
   win = 2 * SSIM_RADIUS + 1
   if h < win or w < win:

@@ -70,13 +70,13 @@ def _param_count(name, **kw):
 
 
 def test_names_cover_every_family():
-  assert set(models.names()) == {
+  assert set(models.names("classifier")) == {
       "cnn", "cnn_tiny", "resnet20", "resnet_tiny", "preact_resnet18", "preact_resnet_tiny",
       "wide_resnet", "wrn28_10", "wrn28_2", "wrn_tiny"}
   assert models.names() == sorted(models.names())
 
 
-@pytest.mark.parametrize("name", [n for n in models.names() if n not in BIG])
+@pytest.mark.parametrize("name", [n for n in models.names("classifier") if n not in BIG])
 def test_builds_inits_and_gives_finite_logits(name):
   model = models.create(name)
   x = _images(name)
