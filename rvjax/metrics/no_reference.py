@@ -14,7 +14,8 @@ The pristine model shipped here (`niqe_train400.npz`) is THIS PROJECT'S OWN FIT 
 Train400 crops (../shared/data/restoration/Train400), made by benchmarks/fit_niqe.py with
 64-pixel blocks (Train400 crops are 180x180), keeping the sharper half of the blocks (by mean
 local std; the original keeps blocks above 0.75 of the sharpest, too few on small crops).
-It is not the published NIQE model: absolute values are not comparable with published NIQE numbers; differences between methods are.
+It is not the published NIQE model: absolute values are not comparable with published NIQE
+numbers; differences between methods are.
 """
 import functools
 import os
