@@ -39,9 +39,10 @@ TASKS = {
     "classification": Task("classification", validate.BATCH_SCHEMAS["classification"],
                            "rvjax.data.iterator", "erm", ("classification", "calibration")),
     "paired": Task("paired", validate.BATCH_SCHEMAS["paired"], "rvjax.data.image_folder",
-                   "pixel", ()),
+                   "restoration", ("restoration",)),
+    # Zero-DCE needs no reference; EnlightenGAN (two players) also reads set B.
     "unpaired": Task("unpaired", validate.BATCH_SCHEMAS["unpaired"], "rvjax.data.image_folder",
-                     "pixel", ()),
+                     "zero_dce", ("restoration",)),
 }
 
 

@@ -33,6 +33,18 @@ def gaussian_noise(key: jax.Array, images: Any, *, sigma: Any, clip: bool = Fals
   return jnp.clip(y, 0.0, 1.0) if clip else y
 
 
+def blind_gaussian_noise(key: jax.Array, images: Any, *, sigma_min: float = 0.0,
+                         sigma_max: float = 55.0) -> jnp.ndarray:
+  """AWGN whose level is drawn per image, sigma ~ U[sigma_min, sigma_max] (0-255 scale): the
+  blind DnCNN-B training range [0, 55]. Not clipped. Returns (N, H, W, C) float32."""
+  if not 0 <= sigma_min <= sigma_max:
+    raise ValueError(f"need 0 <= sigma_min <= sigma_max, got {sigma_min} and {sigma_max}.")
+  _checks.check_images(images)
+  k_sigma, k_noise = jax.random.split(key)
+  sigma = jax.random.uniform(k_sigma, (images.shape[0],), minval=sigma_min, maxval=sigma_max)
+  return gaussian_noise(k_noise, images, sigma=sigma)
+
+
 def poisson_gaussian(key: jax.Array, images: Any, *, gain: Any, sigma: Any = 0.0,
                      clip: bool = False) -> jnp.ndarray:
   """Poisson-gaussian (shot + read) noise, heteroscedastic gaussian form (Foi et al. 2008).

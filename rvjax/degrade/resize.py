@@ -86,3 +86,13 @@ def downsample(key: Any, images: Any, *, factor: int, crop: bool = False) -> jnp
                        "crop=True to crop to a multiple first.")
     images = images[:, :h - h % factor, :w - w % factor]
   return imresize(images, 1.0 / factor)
+
+
+def sr_input(key: Any, images: Any, *, factor: int) -> jnp.ndarray:
+  """The input of an SRCNN/VDSR-style network: bicubic down-sampling by `factor` then bicubic
+  up-sampling back, after cropping H and W to multiples of `factor` (bottom/right dropped).
+
+  (N, H, W, C) -> (N, H - H % factor, W - W % factor, C) float32, not clipped; key ignored.
+  """
+  low = downsample(key, images, factor=factor, crop=True)
+  return imresize(low, float(factor))

@@ -6,12 +6,12 @@ looks one up by the name a config gives.
 import inspect
 
 from rvjax import validate
-from rvjax.objectives import (adversarial, augmented, augmix, degraded, enhancement, erm, pixel,
+from rvjax.objectives import (adversarial, augmented, augmix, degraded, enhancement, erm,
                               restoration)
 
 _REGISTRY = {"erm": erm.make, "pgd_at": adversarial.make_pgd_at,
              "fast_at": adversarial.make_fast_at, "trades": adversarial.make_trades,
-             "augmix": augmix.make, "pixel": pixel.make, "restoration": restoration.make,
+             "augmix": augmix.make, "restoration": restoration.make,
              "zero_dce": enhancement.make_zero_dce}
 
 

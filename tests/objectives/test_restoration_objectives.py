@@ -6,7 +6,7 @@ import pytest
 
 from rvjax import models, objectives
 from rvjax.objectives import enhancement as E
-from rvjax.objectives import restoration
+from rvjax.objectives import degraded, restoration
 
 
 def _scale_apply(variables, x, *, train, mutable, rngs):
@@ -30,13 +30,19 @@ def test_residual_l2_is_dncnn_loss():
   np.testing.assert_allclose(grad["a"], 16 * (0.5 - 1.0) * 0.5, rtol=1e-6)  # d/da of 1/2 sum
 
 
-def test_mse_with_on_device_degradation():
+@pytest.mark.parametrize("loss, want", [("mse", (0.75 - 1.0) ** 2), ("l1", 0.25)])
+def test_pixel_losses_with_the_one_on_device_degradation(loss, want):
+  """The input is degraded by objectives.degraded.wrap (image = target / 2), not by the objective:
+  f(y) = 1.5 * 0.5 = 0.75 against 1; a wrong loss formula or an ignored wrap changes the value."""
   batch = _batch()
-  del batch["image"]
   halve = lambda key, x: 0.5 * x
-  obj = objectives.create("restoration", _scale_apply, loss="mse", degrade=halve)
-  loss, _ = obj({"a": 1.5}, {}, batch, jax.random.key(0))
-  np.testing.assert_allclose(loss, (0.75 - 1.0) ** 2, rtol=1e-6)
+  obj = degraded.wrap(objectives.create("restoration", _scale_apply, loss=loss), halve)
+  loss_value, _ = obj({"a": 1.5}, {}, {**batch, "image": batch["target"]}, jax.random.key(0))
+  np.testing.assert_allclose(loss_value, want, rtol=1e-6)
+  with pytest.raises(ValueError, match="degrade"):
+    objectives.create("restoration", _scale_apply, degrade=halve)
+  with pytest.raises(ValueError, match="restoration loss"):
+    objectives.create("restoration", _scale_apply, loss="l2")
 
 
 def test_gan_losses_by_hand():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rvjax import metrics, tasks, validate
-from rvjax.objectives import degraded, pixel
+from rvjax.objectives import degraded, restoration
 from rvjax.train import optim, step as step_lib
 from rvjax.train.state import TrainState
 
@@ -33,7 +33,7 @@ def test_paired_step_degrades_on_device_with_a_fresh_key(sgd_config):
   tx = optim.make_optimizer(sgd_config(), ml_collections.ConfigDict({"name": "constant"}), 10)
   state = TrainState(step=jnp.zeros((), jnp.int32), params=params, model_state={},
                      opt_state=tx.init(params), temperature=jnp.ones(()))
-  objective = degraded.wrap(pixel.make(model.apply), noise)
+  objective = degraded.wrap(restoration.make(model.apply), noise)
   step = jax.jit(functools.partial(step_lib.train_step, objective=objective, tx=tx, task="paired"))
   clean = jnp.asarray(np.random.default_rng(0).random((4, 8, 8, 1), np.float32))
   batch = {"image": clean, "target": clean, "mask": jnp.asarray([1.0, 1.0, 1.0, 0.0])}
@@ -71,6 +71,8 @@ def test_tasks_and_named_degradations():
   assert tasks.get("paired").schema == ("image", "target", "mask")
   assert tasks.get("unpaired").schema == ("image", "reference", "mask")
   assert tasks.get("classification").objective == "erm"
+  assert tasks.get("paired").objective == "restoration"
+  assert tasks.get("paired").evals == ("restoration",)
   with pytest.raises(ValueError, match="Unknown task"):
     tasks.get("segmentation")
   clip = degraded.resolve("numpy.clip", a_min=0.0, a_max=0.5)
