@@ -8,6 +8,7 @@ images. Deterministic operators ignore their key and accept None.
   blind_gaussian_noise(key, x, sigma_max=55)   AWGN, sigma ~ U[0, 55] per image (DnCNN-B)
   poisson_gaussian(key, x, gain=0.01, sigma=2)  shot + read noise
   blur(None, x, kernel=kernels.gaussian(9, 1.6))  kernels: gaussian, box, line, motion
+  blur_noise(key, x, kernel=k, sigma=2)         blur then AWGN (non-blind deblurring)
   downsample(None, x, factor=4)                 MATLAB-style anti-aliased bicubic (imresize)
   sr_input(None, x, factor=4)                   bicubic down then up: an SR network's input
   low_light(key, x, exposure=.25, gamma=1.5)    dark exposure, gamma, sensor noise
@@ -19,9 +20,10 @@ from rvjax.degrade import kernels
 from rvjax.degrade.environment import haze, low_light, rain
 from rvjax.degrade.jpeg import jpeg
 from rvjax.degrade.noise import blind_gaussian_noise, gaussian_noise, poisson_gaussian
-from rvjax.degrade.optics import blur
+from rvjax.degrade.optics import blur, blur_noise
 from rvjax.degrade.resize import downsample, imresize, sr_input
 
 __all__ = ["kernels", "gaussian_noise", "blind_gaussian_noise", "poisson_gaussian", "blur",
+           "blur_noise",
            "downsample", "imresize", "sr_input",
            "low_light", "haze", "rain", "jpeg"]

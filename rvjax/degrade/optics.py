@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from rvjax import validate
-from rvjax.degrade import _checks, kernels
+from rvjax.degrade import _checks, kernels, noise
 
 PADDINGS = ("symmetric", "reflect", "wrap", "edge")
 
@@ -37,6 +37,13 @@ def blur(key: Any, images: Any, *, kernel: Any, padding: str = "symmetric") -> j
   if kernel.ndim == 3:
     return jax.vmap(lambda im, k: _convolve(im[None], k, padding)[0])(x, kernel)
   return _convolve(x, kernel, padding)
+
+
+def blur_noise(key: jax.Array, images: Any, *, kernel: Any, sigma: Any = 0.0,
+               padding: str = "symmetric") -> jnp.ndarray:
+  """Non-blind deblurring's forward model y = k (x) x + n: `blur`, then `noise.gaussian_noise`
+  of std `sigma` on the 0-255 scale (not clipped). (N, H, W, C) -> float32 of the same shape."""
+  return noise.gaussian_noise(key, blur(None, images, kernel=kernel, padding=padding), sigma=sigma)
 
 
 def _convolve(x: jnp.ndarray, kernel: jnp.ndarray, padding: str) -> jnp.ndarray:

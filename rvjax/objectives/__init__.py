@@ -12,7 +12,7 @@ from rvjax.objectives import (adversarial, augmented, augmix, degraded, enhancem
 _REGISTRY = {"erm": erm.make, "pgd_at": adversarial.make_pgd_at,
              "fast_at": adversarial.make_fast_at, "trades": adversarial.make_trades,
              "augmix": augmix.make, "restoration": restoration.make,
-             "zero_dce": enhancement.make_zero_dce}
+             "zero_dce": enhancement.make_zero_dce, "enlightengan": enhancement.make_enlightengan}
 
 
 def names() -> list[str]:

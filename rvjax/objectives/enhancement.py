@@ -12,7 +12,7 @@ Critic outputs are (N, ...) patch logits; expectations are means over every entr
 import jax
 import jax.numpy as jnp
 
-from rvjax.objectives import forward
+from rvjax.objectives import features as features_lib, forward
 
 # Zero-DCE paper weights (W_col = 0.5, W_tvA = 20; spatial and exposure 1).
 ZERO_DCE_WEIGHTS = {"spatial": 1.0, "exposure": 1.0, "color": 0.5, "smoothness": 20.0}
@@ -134,3 +134,77 @@ def make_zero_dce(apply_fn, *, weights=None):
     return loss, (new_state, metrics)
 
   return objective
+
+
+ENLIGHTENGAN_PLAYERS = ("d_global", "d_local", "generator")
+
+
+def make_enlightengan(apply_fn, *, features="", num_patches: int = 5, patch_size: int = 32,
+                      sfp_weight: float = 1.0):
+  """EnlightenGAN's two-player game on unpaired batches {"image": low light A, "reference":
+  normal light B, "mask"} (the mask is unused: every patch counts).
+
+  Args:
+    apply_fn: {"generator", "d_global", "d_local"}: each module's `apply`.
+    features: phi of the self feature-preserving loss: a spec of
+      `rvjax.objectives.features.resolve` ("vgg16:PATH" with a local weights file, else the
+      "digits_cnn" network trained in rvjax; name it with every result) or a callable
+      images -> features.
+    num_patches, patch_size: the local critic's random crops per image (EnlightenGAN: 5 of 32).
+    sfp_weight: weight of the global + local self feature-preserving terms.
+
+  Returns a `rvjax.train.players.Game` updating, in order, the global critic (relativistic
+  LSGAN on whole images), the local critic (LSGAN on patches; real ones from B, fake ones from
+  G(A)) against the current generator, then the generator on
+  L = L_G^global + L_G^local + sfp_weight (L_SFP(A, G(A)) + L_SFP(patches of A, the same patches
+  of G(A))).
+  """
+  from rvjax.train import players  # Local: the Game type lives with the training core.
+  if set(apply_fn) != set(ENLIGHTENGAN_PLAYERS):
+    raise ValueError(f"EnlightenGAN needs apply functions for {ENLIGHTENGAN_PLAYERS}, got "
+                     f"{sorted(apply_fn)}.")
+  feature_fn = features if callable(features) else features_lib.resolve(features)[0]
+
+  def run(name, params, model_state, x, key):
+    out, state = forward.train_forward(apply_fn[name], params[name], model_state[name], x, key)
+    return out, {**model_state, name: state}
+
+  def fake(params, model_state, batch, key):
+    return run("generator", params, model_state, batch["image"], key)
+
+  def d_global_loss(params, model_state, batch, key):
+    k_g, k_d = jax.random.split(key)
+    out, _ = fake(params, model_state, batch, k_g)
+    both = jnp.concatenate([batch["reference"], jax.lax.stop_gradient(out)])
+    logits, model_state = run("d_global", params, model_state, both, k_d)
+    real, fake_logits = jnp.split(logits, 2)
+    loss = relativistic_lsgan_d(real, fake_logits)
+    return loss, (model_state, {"d_global": loss})
+
+  def d_local_loss(params, model_state, batch, key):
+    k_g, k_p, k_q, k_d = jax.random.split(key, 4)
+    out, _ = fake(params, model_state, batch, k_g)
+    real = random_patches(k_p, batch["reference"], num=num_patches, size=patch_size)
+    fakes = random_patches(k_q, jax.lax.stop_gradient(out), num=num_patches, size=patch_size)
+    logits, model_state = run("d_local", params, model_state, jnp.concatenate([real, fakes]), k_d)
+    real_logits, fake_logits = jnp.split(logits, 2)
+    loss = lsgan_d(real_logits, fake_logits)
+    return loss, (model_state, {"d_local": loss})
+
+  def generator_loss(params, model_state, batch, key):
+    k_g, k_p, k_dg, k_dl = jax.random.split(key, 4)
+    out, model_state = fake(params, model_state, batch, k_g)
+    both = jnp.concatenate([batch["reference"], out])
+    logits, _ = run("d_global", params, model_state, both, k_dg)
+    real, fake_logits = jnp.split(logits, 2)
+    g_global = relativistic_lsgan_g(real, fake_logits)
+    fake_patches = random_patches(k_p, out, num=num_patches, size=patch_size)
+    g_local = lsgan_g(run("d_local", params, model_state, fake_patches, k_dl)[0])
+    in_patches = random_patches(k_p, batch["image"], num=num_patches, size=patch_size)
+    sfp = (self_feature_preserving(feature_fn, batch["image"], out) +
+           self_feature_preserving(feature_fn, in_patches, fake_patches))
+    loss = g_global + g_local + sfp_weight * sfp
+    return loss, (model_state, {"g_global": g_global, "g_local": g_local, "sfp": sfp})
+
+  return players.Game({"d_global": d_global_loss, "d_local": d_local_loss,
+                       "generator": generator_loss}, order="alternating")
