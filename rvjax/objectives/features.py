@@ -2,9 +2,9 @@
 
 `resolve(spec) -> (feature_fn, description)`; every result must name the description:
   "vgg16:PATH"   VGG-16 (Simonyan & Zisserman) up to relu5_1, as EnlightenGAN uses, with ImageNet
-                 weights from a local .npz the user supplies: keys "conv{b}_{i}/kernel" (3, 3, in,
-                 out; HWIO) and "conv{b}_{i}/bias" for the 13 convs; inputs normalized inside by
-                 the ImageNet mean/std. rvjax never downloads weights.
+                 weights from a local .npz the user supplies: keys "conv{b}_{i}/kernel"
+                 (3, 3, in, out; HWIO) and "conv{b}_{i}/bias" for the 11 convs up to conv5_1;
+                 inputs normalized inside by the ImageNet mean/std. rvjax never downloads.
   "digits_cnn"   the fallback when the user has no VGG file: rvjax's `cnn` classifier trained here
                  on scikit-learn's digits (FALLBACK_STEPS Adam steps, seed 0, deterministic),
                  its first two conv stages (BN running statistics, ReLU) applied to the image

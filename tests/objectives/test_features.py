@@ -1,0 +1,38 @@
+"""Feature networks for perceptual losses: a local VGG-16 file loads strictly, by name and shape."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from rvjax.objectives import features
+
+
+def test_vgg16_weights_load_by_name_and_shape(tmp_path):
+  shapes = jax.eval_shape(lambda: features.VGG16Features().init(jax.random.key(0),
+                                                                 jnp.zeros((1, 32, 32, 3))))
+  rng = np.random.default_rng(0)
+  stored = {f"{layer}/{leaf}": rng.normal(size=s.shape).astype(np.float32) * 0.05
+            for layer, leaves in shapes["params"].items() for leaf, s in leaves.items()}
+  assert len(stored) == 22  # the 11 convs up to conv5_1, kernel and bias
+  np.savez(tmp_path / "vgg.npz", **stored)
+  fn, description = features.resolve(f"vgg16:{tmp_path / 'vgg.npz'}")
+  assert "VGG-16" in description
+  x = jnp.full((1, 32, 32, 3), 0.5)
+  out = fn(x)
+  assert out.shape == (1, 2, 2, 512)  # relu5_1 after 4 pools
+  # The first conv sees (x - mean) / std with the stored conv1_1 weights.
+  first = jax.lax.conv_general_dilated(
+      (x - jnp.asarray(features.IMAGENET_MEAN)) / jnp.asarray(features.IMAGENET_STD),
+      stored["conv1_1/kernel"], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  params = {layer: {leaf: stored[f"{layer}/{leaf}"] for leaf in ("kernel", "bias")}
+            for layer in {k.split("/")[0] for k in stored}}
+  _, inter = features.VGG16Features().apply({"params": params}, x, capture_intermediates=True,
+                                            mutable=["intermediates"])
+  np.testing.assert_allclose(inter["intermediates"]["conv1_1"]["__call__"][0],
+                             first + stored["conv1_1/bias"], rtol=1e-4, atol=1e-5)
+  bad = dict(stored, **{"conv5_1/kernel": stored["conv5_1/kernel"][..., :10]})
+  np.savez(tmp_path / "bad.npz", **bad)
+  with pytest.raises(ValueError, match="conv5_1/kernel"):
+    features.resolve(f"vgg16:{tmp_path / 'bad.npz'}")
+  with pytest.raises(ValueError, match="feature network"):
+    features.resolve("resnet50")
