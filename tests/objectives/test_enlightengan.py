@@ -43,13 +43,14 @@ def test_enlightengan_player_losses_by_hand():
   key = jax.random.key(3)
 
   def fwd(name, x, k):
-    return forward.train_forward(mods[name].apply, params[name], ms[name], x, k)[0]
+    return jax.jit(lambda x, k: forward.train_forward(mods[name].apply, params[name], ms[name],
+                                                      x, k)[0])(x, k)
 
   k_g, k_d = jax.random.split(key)
   fake = fwd("generator", batch["image"], k_g)
   logits = fwd("d_global", jnp.concatenate([batch["reference"], fake]), k_d)
   want = E.relativistic_lsgan_d(logits[:2], logits[2:])
-  got = game.losses["d_global"](params, ms, batch, key)[0]
+  got = jax.jit(game.losses["d_global"])(params, ms, batch, key)[0]
   np.testing.assert_allclose(got, want, rtol=1e-5)
   assert abs(float(E.relativistic_lsgan_d(logits[2:], logits[:2]) - want)) > 1e-4
 
@@ -62,7 +63,7 @@ def test_enlightengan_player_losses_by_hand():
   want = (E.relativistic_lsgan_g(logits[:2], logits[2:]) + E.lsgan_g(fwd("d_local", fake_p, k_dl))
           + E.self_feature_preserving(ident, batch["image"], fake)
           + E.self_feature_preserving(ident, in_p, fake_p))
-  got, (_, m) = game.losses["generator"](params, ms, batch, key)
+  got, (_, m) = jax.jit(game.losses["generator"])(params, ms, batch, key)
   np.testing.assert_allclose(got, want, rtol=1e-5)
   assert float(m["sfp"]) > 0
 
