@@ -24,7 +24,7 @@ from rvjax import models, objectives, sharding, uncertainty
 from rvjax.evaluators import predictions
 from rvjax.train import checkpoint, hooks as hooks_lib, optim, step as step_lib, writers
 from rvjax.train import state as state_lib
-from rvjax.uncertainty import ensemble, mc_dropout
+from rvjax.uncertainty import ensemble, mc_dropout, sngp
 
 
 class InjectedFailure(RuntimeError):
@@ -259,6 +259,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
     if epoch_end or last:
       writer.write(done, {"epoch": done / spe, **{f"train/{k}": v for k, v in means.items()}})
       acc, count = None, 0
+    if last and sngp.has_covariance(state.model_state):  # SNGP: Laplace covariance, then T.
+      state = sngp.fit_covariance(model.apply, state, train_ds, mesh=mesh,
+                                  batch_size=config.batch_size, ridge=model.ridge)
     if last and config.calibrate_temperature:
       state, temperature = fit_temperature(predict_fn, state, ctx.val_ds, mesh, config.batch_size)
       writer.write(done, {"calibration/temperature": temperature})
