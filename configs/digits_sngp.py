@@ -11,7 +11,10 @@ returns the mean-field logits, lambda = pi / 8. `:shift` adds configs/shift_eval
 Args (strict): features (random features D), scale (kernel length scale), mean_field (lambda),
 shift, tiny (tests).
 
-Result: see README's uncertainty table.
+Result (heavily shared 2-core CPU, 66 s training): test accuracy 99.17%, NLL 0.0674, Brier 0.0181,
+ECE 4.82% (under-confident); with configs/shift_evals.py: corruption accuracy 91.29%, ECE 7.52%,
+mCE 0.567 against digits_cnn, OOD AUROC 0.990 (photos) and 0.980 (uniform noise). README's
+uncertainty table has the other rows.
 """
 import math
 
