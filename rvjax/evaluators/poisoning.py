@@ -35,7 +35,8 @@ class Evaluator:
     mode: "last_layer" or "end_to_end".
     num_targets: independent experiments (>= 1); poisons_per_target: poisons each (>= 1).
     beta, craft_lr, craft_steps, opacity: the crafting (rvjax.poisoning.craft).
-    defence: "" (none) or "knn" (k-NN label filter with `knn_k` neighbours).
+    defence: "" (none) or "knn" (k-NN label filter with `knn_k` neighbours; k must be well
+      above poisons_per_target, or the poisons out-vote the clean neighbours for each other).
     steps, batch_size, lr: fine-tuning with Adam, cosine decay.
     seed: targets, base classes, bases and batch order.
 
@@ -45,10 +46,10 @@ class Evaluator:
   """
 
   def __init__(self, apply_fn, *, train_ds: data_lib.Dataset, test_ds: data_lib.Dataset,
-               mode: str = "last_layer", num_targets: int = 20, poisons_per_target: int = 5,
+               mode: str = "last_layer", num_targets: int = 20, poisons_per_target: int = 20,
                beta: float = 0.25, craft_lr: float = 0.01, craft_steps: int = 200,
-               opacity: float = 0.0, defence: str = "", knn_k: int = 10, steps: int = 200,
-               batch_size: int = 64, lr: float = 1e-3, seed: int = 0):
+               opacity: float = 0.0, defence: str = "", knn_k: int = 50, steps: int = 300,
+               batch_size: int = 64, lr: float = 1e-2, seed: int = 0):
     if mode not in MODES or defence not in DEFENCES:
       raise ValueError(f"mode must be one of {MODES} and defence one of {DEFENCES}; got "
                        f"{mode!r}, {defence!r}.")
