@@ -8,6 +8,10 @@ Trains the digits CNN victim (ERM, 600 steps), then runs rvjax.evaluators.steali
 defence (same queries per strategy and budget). Substitute: the digits CNN, 500 Adam steps per
 (re)training; transfer: linf PGD-10 at eps 0.2 on the substitute, over test images both classify
 correctly.
+
+Result (heavily shared 2-core CPU, ~35 min in all): README's model-stealing table; e.g. uniform
+noise, 10,000 queries: agreement 58.1% undefended, 35.6% with prediction poisoning (0.3), 52.2%
+with rounding to one decimal, the victim's accuracy through the API unchanged (99.17%).
 """
 import argparse
 import os
