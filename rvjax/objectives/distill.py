@@ -16,6 +16,7 @@ def make(apply_fn):
       raise ValueError("The distill objective needs batch['probs'] (B, K) target probabilities.")
     logits, model_state = forward.train_forward(apply_fn, params, model_state, batch["image"], key)
     loss = forward.masked_mean(optax.softmax_cross_entropy(logits, batch["probs"]), batch["mask"])
-    return loss, (model_state, {"accuracy": forward.accuracy(logits, batch["label"], batch["mask"])})
+    accuracy = forward.accuracy(logits, batch["label"], batch["mask"])
+    return loss, (model_state, {"accuracy": accuracy})
 
   return objective

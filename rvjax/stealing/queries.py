@@ -15,9 +15,9 @@ more strategy here.)
 Defences transform the probabilities the API returns:
   `round_probs`:  rounding to a few decimals (Tramer et al.'s suggested counter-measure);
   `poison_probs`: a deceptive perturbation in the spirit of Orekondy et al. 2020's prediction
-                  poisoning: a fraction `strength` of the mass moves to the least likely class, which
-                  keeps the top-1 label of confident answers but misleads a substitute trained on
-                  probabilities.
+                  poisoning: a fraction `strength` of the mass moves to the least likely class,
+                  which keeps the top-1 label of confident answers but misleads a substitute
+                  trained on probabilities.
 """
 import jax
 import jax.numpy as jnp
