@@ -66,3 +66,21 @@ def test_evaluator_steals_within_budget_and_rejects_budget_below_one():
     assert 0 <= out[f"{s}/40/agreement"] <= 1 and 0 <= out[f"{s}/40/accuracy"] <= 1
     # The victim is always right on its own labels, so agreement equals accuracy here.
     assert out[f"{s}/40/agreement"] == out[f"{s}/40/accuracy"]
+
+
+def test_distill_objective_is_cross_entropy_to_the_answers():
+  from rvjax import objectives
+  apply_fn = lambda v, x, train, mutable, rngs: (x.reshape(x.shape[0], -1) @ v["params"]["w"], {})
+  rng = np.random.default_rng(0)
+  params = {"w": jnp.asarray(rng.normal(size=(4, 3)).astype(np.float32))}
+  probs = rng.dirichlet(np.ones(3), 5).astype(np.float32)
+  batch = {"image": rng.uniform(size=(5, 2, 2, 1)).astype(np.float32), "probs": probs,
+           "label": np.argmax(probs, -1).astype(np.int32),
+           "mask": np.array([1, 1, 1, 1, 0], np.float32)}
+  loss, _ = objectives.create("distill", apply_fn)(params, {}, batch, jax.random.key(0))
+  z = batch["image"].reshape(5, -1) @ np.asarray(params["w"], np.float64)
+  log_p = z - np.log(np.exp(z).sum(-1, keepdims=True))
+  np.testing.assert_allclose(loss, -(probs * log_p).sum(-1)[:4].mean(), rtol=1e-5)
+  with pytest.raises(ValueError, match="probs"):
+    objectives.create("distill", apply_fn)(params, {}, {k: v for k, v in batch.items()
+                                                        if k != "probs"}, jax.random.key(0))
