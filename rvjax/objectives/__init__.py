@@ -6,13 +6,13 @@ looks one up by the name a config gives.
 import inspect
 
 from rvjax import validate
-from rvjax.objectives import (adversarial, augmented, augmix, degraded, enhancement, erm, pixel,
-                              restoration)
+from rvjax.objectives import (adversarial, augmented, augmix, degraded, distill, enhancement, erm,
+                              pixel, restoration)
 
 _REGISTRY = {"erm": erm.make, "pgd_at": adversarial.make_pgd_at,
              "fast_at": adversarial.make_fast_at, "trades": adversarial.make_trades,
-             "augmix": augmix.make, "pixel": pixel.make, "restoration": restoration.make,
-             "zero_dce": enhancement.make_zero_dce}
+             "augmix": augmix.make, "distill": distill.make, "pixel": pixel.make,
+             "restoration": restoration.make, "zero_dce": enhancement.make_zero_dce}
 
 
 def names() -> list[str]:
