@@ -6,6 +6,7 @@ excludes padded rows. Calibration results are fractions in [0, 1], not percent. 
 """
 from rvjax.metrics.calibration import adaptive_ece, bin_edges, calibration_bins, classwise_ece, ece
 from rvjax.metrics.classification import NLL_EPS, accuracy, brier, nll
+from rvjax.metrics.energy import hyperspherical_energy
 from rvjax.metrics.image_quality import psnr, ssim
 from rvjax.metrics.ood import (entropy, fpr_at_tpr, max_softmax, mutual_information, ood,
                                ood_scores)
@@ -15,6 +16,6 @@ __all__ = [
     "accuracy", "nll", "brier", "NLL_EPS",
     "ece", "adaptive_ece", "classwise_ece", "calibration_bins", "bin_edges",
     "ood", "fpr_at_tpr", "max_softmax", "entropy", "mutual_information", "ood_scores",
-    "psnr", "ssim",
+    "psnr", "ssim", "hyperspherical_energy",
     "reliability_diagram",
 ]

@@ -6,11 +6,11 @@ looks one up by the name a config gives.
 import inspect
 
 from rvjax import validate
-from rvjax.objectives import adversarial, augmented, augmix, erm
+from rvjax.objectives import adversarial, augmented, augmix, erm, syn2real
 
 _REGISTRY = {"erm": erm.make, "pgd_at": adversarial.make_pgd_at,
              "fast_at": adversarial.make_fast_at, "trades": adversarial.make_trades,
-             "augmix": augmix.make}
+             "augmix": augmix.make, "syn2real": syn2real.make_guided, "csg": syn2real.make_csg}
 
 
 def names() -> list[str]:
