@@ -27,6 +27,7 @@ setuptools.setup(
     ],
     extras_require={
         "cuda": ["jax[cuda12]>=0.4.30,<0.11"],
+        "fonts": ["pillow>=10"],  # optional font glyphs for rvjax.data.synthetic
         "test": [
             "pytest>=8,<10",
             "pytest-xdist>=3.5,<4",

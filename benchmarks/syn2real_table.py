@@ -1,6 +1,6 @@
 r"""The synthetic -> real digits ablation table (issue 10), over seeds, in one command.
 
-  python benchmarks/syn2real_table.py --seeds=5 [--rows=asg_pg,large_lr] [--steps=N]
+  python benchmarks/syn2real_table.py --seeds=5 [--only="row=asg_pg|row=scratch,dr=False"]
 
 Pretrains the two source models once (rotation prediction on photo patches / on the real digits
 train split; skipped when their files exist in --source_dir), then runs every row of
@@ -32,7 +32,7 @@ TABLE = [(row, f"row={row}") for row in syn2real_digits.ROWS] + [
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--seeds", type=int, default=5)
-  parser.add_argument("--rows", default="", help="comma-separated labels' first words; all if empty")
+  parser.add_argument("--only", default="", help="'|'-separated config args of TABLE; all if empty")
   parser.add_argument("--steps", type=int, default=0, help="override total_steps (0: config's)")
   parser.add_argument("--source_dir", default="/tmp/rvjax_syn2real_sources")
   args = parser.parse_args()
@@ -45,11 +45,11 @@ def main():
       acc = syn2real.pretrain_source(path, task, base.model.name,
                                      model_kwargs=dict(base.model.kwargs))
       print(f"pretrained {task}: rotation accuracy {acc:.3f} ({time.time() - t:.0f} s) -> {path}")
-  wanted = set(filter(None, args.rows.split(",")))
+  wanted = set(filter(None, args.only.split("|")))
   print(f"{'row':28s} {'real test acc':>15s} {'syn val acc':>13s} {'E_0':>7s} {'E_1':>7s} "
         f"{'E_2':>7s} {'s/run':>6s}", flush=True)
   for label, arg in TABLE:
-    if wanted and label.split()[0] not in wanted:
+    if wanted and arg not in wanted:
       continue
     runs = []
     for seed in range(args.seeds):

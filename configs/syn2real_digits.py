@@ -53,7 +53,7 @@ def get_config(arg=None):
   from_source = arg.row != "scratch"
   guidance = {"asg_pg": "kl", "feature_l2": "feature_l2", "l2_sp": "weight_l2"}.get(arg.row,
                                                                                     "none")
-  lam = {"feature_l2": 0.1 * arg.lam, "l2_sp": 0.01 * arg.lam}.get(arg.row, arg.lam)
+  lam = {"l2_sp": 0.01 * arg.lam}.get(arg.row, arg.lam)
   source = source_path(arg.source_dir, arg.source) if from_source else ""
   if arg.row == "csg":
     c.objective = {"name": "csg", "kwargs": {"source": source, "lam": 0.1 * arg.lam,

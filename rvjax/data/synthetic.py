@@ -18,7 +18,7 @@ import numpy as np
 
 from rvjax import validate
 from rvjax.data import dataset as dataset_lib
-from rvjax.data import glyphs
+from rvjax.data import fonts, glyphs
 from rvjax.data import knobs as knobs_lib
 
 GLYPH_BOX = (0.6, 0.8)  # Width and height of the unit glyph box, as fractions of the image.
@@ -87,7 +87,18 @@ def _blur(image, sigma):
   return sum(w[i] * pad[:, i:i + wd] for i in range(len(taps)))
 
 
-def _render_one(key, label, k: knobs_lib.Knobs, size: int, channels: int, supersample: int):
+def _template_ink(template, px, py, affine, shift, warp):
+  """Ink (P,) at points (px, py) of a (G, G) glyph bitmap mapped like the strokes' unit box."""
+  pts = jnp.stack([px, py], -1)
+  pts = pts - (warp(pts) - pts)  # first-order inverse of the elastic displacement
+  q = (pts - 0.5 - shift) @ jnp.linalg.inv(affine).T / jnp.asarray(GLYPH_BOX) + 0.5
+  g = template.shape[0]
+  coords = [q[:, 1] * g - 0.5, q[:, 0] * g - 0.5]  # (row, col) in pixel units
+  return jax.scipy.ndimage.map_coordinates(template, coords, order=1, mode="constant")
+
+
+def _render_one(key, label, k: knobs_lib.Knobs, size: int, channels: int, supersample: int,
+                templates):
   control, start, end, valid = (jnp.asarray(t) for t in glyphs.tables())
   keys = iter(jax.random.split(key, 24))
   fine = size * supersample
@@ -103,17 +114,23 @@ def _render_one(key, label, k: knobs_lib.Knobs, size: int, channels: int, supers
   a, b = start[label] @ cp, end[label] @ cp
   kw = next(keys)
   amplitude = _draw(next(keys), k.elastic)
-  a, b = _warp(kw, a, amplitude), _warp(kw, b, amplitude)
+  warp = lambda p: _warp(kw, p, amplitude)
+  a, b = warp(a), warp(b)
   # Two distractor strokes, each present with probability k.distractors.
   ends = jax.random.uniform(next(keys), (2, 2, 2), minval=0.05, maxval=0.95)
   present = jax.random.bernoulli(next(keys), k.distractors, (2,)).astype(jnp.float32)
   a = jnp.concatenate([a, ends[:, 0]])
   b = jnp.concatenate([b, ends[:, 1]])
-  mask = jnp.concatenate([valid[label], present])
+  glyph_mask = valid[label] if templates is None else jnp.zeros_like(valid[label])
+  mask = jnp.concatenate([glyph_mask, present])
   # Soft rasterization on the fine grid, then area downsampling.
   centers = (jnp.arange(fine, dtype=jnp.float32) + 0.5) / fine
   yy, xx = jnp.meshgrid(centers, centers, indexing="ij")
-  ink = _segment_ink(xx.ravel(), yy.ravel(), a, b, mask, _draw(next(keys), k.thickness), 0.5 / fine)
+  ink = _segment_ink(xx.ravel(), yy.ravel(), a, b, mask, _draw(next(keys), k.thickness),
+                     0.5 / fine)
+  if templates is not None:
+    ink = jnp.maximum(ink, _template_ink(templates[label], xx.ravel(), yy.ravel(), affine, shift,
+                                         warp))
   ink = ink.reshape(size, supersample, size, supersample).mean((1, 3))[..., None]
   # Compositing: background, ink intensity, colour, inversion, blur, noise.
   level = _draw(next(keys), k.background_level)
@@ -133,7 +150,7 @@ def _render_one(key, label, k: knobs_lib.Knobs, size: int, channels: int, supers
 
 
 def render(key: jax.Array, labels: jax.Array, knobs: knobs_lib.Knobs, size: int, *,
-           channels: int = 1, supersample: int = 2) -> jax.Array:
+           channels: int = 1, supersample: int = 2, glyph_images=None) -> jax.Array:
   """Renders one digit per label with knobs drawn independently per image.
 
   Args:
@@ -143,6 +160,8 @@ def render(key: jax.Array, labels: jax.Array, knobs: knobs_lib.Knobs, size: int,
     size: output side in pixels (static), e.g. 8, 28 or 32.
     channels: 1 (grey) or 3 (RGB with `knobs.color` tinting), static.
     supersample: the distance field is evaluated on a (size * supersample)^2 grid, static.
+    glyph_images: None (stroke skeletons), or (10, G, G) font bitmaps in [0, 1] from
+      `rvjax.data.fonts.glyph_images`, warped instead of the strokes.
 
   Returns:
     (N, size, size, channels) float32 in [0, 1]; jit-able, vmap-able, and differentiable in the
@@ -154,32 +173,38 @@ def render(key: jax.Array, labels: jax.Array, knobs: knobs_lib.Knobs, size: int,
   validate.check_positive(size, "size")
   validate.check_positive(supersample, "supersample")
   keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(labels.shape[0]))
-  return jax.vmap(lambda kk, y: _render_one(kk, y, knobs, size, channels, supersample))(
-      keys, labels)
+  templates = None if glyph_images is None else jnp.asarray(glyph_images, jnp.float32)
+  if templates is not None and (templates.ndim != 3 or templates.shape[0] != 10):
+    raise ValueError(f"glyph_images must have shape (10, G, G), got {templates.shape}.")
+  return jax.vmap(lambda kk, y: _render_one(kk, y, knobs, size, channels, supersample,
+                                            templates))(keys, labels)
 
 
 _render_jit = jax.jit(render, static_argnames=("size", "channels", "supersample"))
 
 
 def load(split: str, *, preset: str = "full_dr", size: int = 8, num: int | None = None,
-         channels: int = 1, seed: int = 0, knobs: dict | None = None) -> dataset_lib.Dataset:
+         channels: int = 1, seed: int = 0, knobs: dict | None = None,
+         font: str = "") -> dataset_lib.Dataset:
   """The seeded synthetic digits `split`: `num` images (default 5000 train, 1000 val/test), the
   ten classes balanced and shuffled, rendered with `preset` plus `knobs` overrides.
 
   The same (split, seed, preset, knobs, size, num) always gives the same images; the splits use
-  different streams. Returns (num, size, size, channels) float32 in [0, 1] and int32 labels.
+  different streams. `font`: a font file whose glyphs replace the strokes (rvjax.data.fonts).
+  Returns (num, size, size, channels) float32 in [0, 1] and int32 labels.
   """
   num = DEFAULT_NUM[split] if num is None else int(num)
   validate.check_positive(num, "num")
   k = knobs_lib.make(preset, **dict(knobs or {}))
+  templates = fonts.glyph_images(font, 8 * size) if font else None
   rng = np.random.default_rng([seed, SPLIT_SEEDS[split]])
   labels = rng.permutation(np.arange(num) % 10).astype(np.int32)
   key = jax.random.fold_in(jax.random.key(seed), SPLIT_SEEDS[split])
-  chunks = []
-  for lo in range(0, num, CHUNK):
-    chunk = np.zeros(CHUNK, np.int32)
-    chunk[:min(CHUNK, num - lo)] = labels[lo:lo + CHUNK]
+  chunks, width = [], min(CHUNK, num)
+  for lo in range(0, num, width):
+    chunk = np.zeros(width, np.int32)
+    chunk[:min(width, num - lo)] = labels[lo:lo + width]
     out = _render_jit(jax.random.fold_in(key, lo), jnp.asarray(chunk), k, size=size,
-                      channels=channels)
+                      channels=channels, glyph_images=templates)
     chunks.append(np.asarray(out)[:num - lo])
   return dataset_lib.make_dataset(np.concatenate(chunks), labels, 10, name=f"syndigits/{split}")

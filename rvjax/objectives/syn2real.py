@@ -5,7 +5,8 @@
   * "kl": ASG proxy guidance (Chen et al. ICML 2020), KL(p_old || p_new), where p_old is the
     source's prediction on its own task and p_new applies the source's frozen head to the new
     model's features (batchmean over the batch, in nats);
-  * "feature_l2": feature distillation, the mean squared distance of the head's input features;
+  * "feature_l2": feature distillation, the squared distance of the head's input features,
+    averaged over feature dimensions and examples;
   * "weight_l2": L2-SP, the squared distance of the backbone weights to the source's;
   * "none": plain cross-entropy (with `freeze_bn`, e.g. the linear probe on frozen features).
 With `freeze_bn` (ASG's setting) the model runs its batch norm on the running statistics and
@@ -90,7 +91,7 @@ def make_guided(apply_fn, *, source: str = "", guidance: str = "kl", lam: float 
       term = forward.masked_mean(kl, batch["mask"])
     elif guidance == "feature_l2":
       old_feats, _ = _source_features(src, batch["image"])
-      term = forward.masked_mean(jnp.sum((feats - old_feats) ** 2, -1), batch["mask"])
+      term = forward.masked_mean(jnp.mean((feats - old_feats) ** 2, -1), batch["mask"])
     elif guidance == "weight_l2":
       term = optax.tree.norm(jax.tree.map(
           jnp.subtract, source_lib.backbone(params),
