@@ -44,7 +44,7 @@ def get_config(arg=None):
   c.data.kwargs = {"preset": "full_dr" if arg.dr else "none", "size": 8, "num": 5000}
   c.model.name = "cnn"
   c.model.kwargs = {"widths": (16, 32, 64)}
-  c.optimizer.update(name="sgd", lr=0.05, momentum=0.9, groups=GROUPS)
+  c.optimizer.update(name="sgd", lr=0.05, momentum=0.9, grad_clip_norm=5.0, groups=GROUPS)
   c.schedule.update(name="cosine", warmup_steps=0)
   c.batch_size = 64
   c.total_steps = 300

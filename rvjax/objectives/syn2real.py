@@ -33,9 +33,14 @@ def _load(source):
   return source if isinstance(source, source_lib.Source) else source_lib.load(source)
 
 
+def model_variables(params, model_state) -> dict:
+  """The flax variables of the model: params and model_state without the CSG queue."""
+  return {"params": params, **{k: v for k, v in model_state.items() if k != QUEUE}}
+
+
 def _forward(apply_fn, params, model_state, images, key, freeze_bn):
   """(features, logits, new model_state) in train mode, or with frozen batch norm."""
-  variables = {"params": params, **{k: v for k, v in model_state.items() if k != QUEUE}}
+  variables = model_variables(params, model_state)
   if freeze_bn:
     feats, logits = source_lib.features_and_logits(apply_fn, variables, images, train=False)
     return feats, logits, model_state

@@ -102,7 +102,8 @@ def _schedule_config():
 
 def _features_fn(model):
   return jax.jit(lambda state, x: source_lib.features_and_logits(
-      model.apply, {"params": state.params, **state.model_state}, x, train=False))
+      model.apply, syn2real_lib.model_variables(state.params, state.model_state), x,
+      train=False))
 
 
 def _collect(fn, state, ds, batch_size=512):

@@ -139,6 +139,9 @@ def test_tiny_rows_run_and_bad_multipliers_are_refused(setup):
   res = runner.run(syn2real_digits.get_config(f"row=random_lr,tiny,source=digits,"
                                               f"source_dir={setup['root']}"))
   assert set(res["lr_scales"].values()) <= set(runner.LR_ACTIONS)
+  res = runner.run(syn2real_digits.get_config(f"row=csg,tiny,source=digits,"
+                                              f"source_dir={setup['root']}"))
+  assert 0 <= res["real_test/accuracy"] <= 1
   with pytest.raises(ValueError, match="multipliers must be in"):
     runner.check_lr_scales({"head": 0.25})
   with pytest.raises(ValueError, match="Unknown row"):
