@@ -13,7 +13,29 @@ same plus ASG proxy guidance KL), small_backbone_lr (backbone x0.1, head x1), li
 (frozen source features + linear head), feature_l2 (feature distillation), l2_sp (weight L2 to
 the source), random_lr (random per-group multipliers from {0, 0.1, .., 1}, drawn per seed),
 csg (InfoNCE to the source's features, memory queue, T = 0.07). `dr=False` renders without
-domain randomization (preset "none"). `:tiny` shrinks everything for tests. Results: README.
+domain randomization (preset "none"). `:tiny` shrinks everything for tests.
+
+Result (`--seeds=5`, 2-core CPU shared with other jobs, 300 steps; real test acc %, mean +- std;
+energies of the real-test features; seconds per run incl. compile on the first seed):
+  row                          real test acc   syn val acc     E_0     E_1     E_2  s/run
+  scratch                       78.1 +-  1.6          79.1   0.267   1.383   2.266   20.1
+  large_lr                      75.0 +-  1.3          77.9   0.320   1.450   2.451   13.0
+  asg_pg                        71.2 +-  2.5          74.9   0.354   1.507   2.681   10.4
+  small_backbone_lr             63.5 +-  4.3          59.9   0.825   2.435   6.934    7.6
+  linear_probe                  33.8 +-  2.5          32.0   1.558   4.951  26.607    7.7
+  feature_l2                    74.7 +-  1.8          78.7   0.363   1.503   2.567    7.8
+  l2_sp                         76.4 +-  2.0          77.0   0.477   1.696   3.337    9.5
+  random_lr                     72.4 +-  4.4          74.1   0.492   1.740   3.563   10.0
+  csg                           73.2 +-  3.0          67.2   0.421   1.606   2.971   11.2
+  asg_pg (digits source)        58.9 +-  5.4          59.4   0.658   2.089   5.357   10.4
+  large_lr (digits source)      73.5 +-  3.7          75.5   0.340   1.501   2.712   11.3
+  scratch, no DR                38.5 +-  2.7         100.0   0.437   1.627   2.977   11.3
+  large_lr, no DR               44.3 +-  5.7         100.0   0.592   1.954   4.674    8.0
+  asg_pg, no DR                 41.6 +-  2.4         100.0   0.440   1.678   3.471    9.8
+DR is far better than no DR (as published); the source models here (rotation prediction on 8x8
+patches) are weak, and neither proxy guidance nor CSG beats training from scratch. Without DR
+the synthetic val split is the canonical rendering (100% from the first eval), so its model
+selection picks the first checkpoint.
 """
 from configs import common
 
