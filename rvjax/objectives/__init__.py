@@ -7,12 +7,13 @@ import inspect
 
 from rvjax import validate
 from rvjax.objectives import (adversarial, augmented, augmix, degraded, distill, enhancement, erm,
-                              pixel, restoration)
+                              pixel, restoration, syn2real)
 
 _REGISTRY = {"erm": erm.make, "pgd_at": adversarial.make_pgd_at,
              "fast_at": adversarial.make_fast_at, "trades": adversarial.make_trades,
              "augmix": augmix.make, "distill": distill.make, "pixel": pixel.make,
-             "restoration": restoration.make, "zero_dce": enhancement.make_zero_dce}
+             "restoration": restoration.make, "zero_dce": enhancement.make_zero_dce,
+             "syn2real": syn2real.make_guided, "csg": syn2real.make_csg}
 
 
 def names() -> list[str]:
