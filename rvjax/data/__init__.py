@@ -3,4 +3,4 @@ from rvjax.data.dataset import Dataset, SPLITS, load
 from rvjax.data.iterator import eval_batches, steps_per_epoch, to_device, train_batches
 from rvjax.data.tfds_sets import NAMES as TFDS_NAMES, DatasetNotPreparedError
 
-NAMES = ("digits",) + TFDS_NAMES
+NAMES = ("digits", "syndigits") + TFDS_NAMES

@@ -56,14 +56,17 @@ def load(name: str, split: str, *, data_dir: str | None = None, exclude_classes=
   """Loads split `split` ("train", "val" or "test") of dataset `name` into host memory.
 
   Names: "digits" (scikit-learn's bundled handwritten digits, the offline default; kwargs
-  `image_size` in {8, 16, 32}), the tfds sets in `rvjax.data.tfds_sets.NAMES`, and CIFAR-10-C
+  `image_size` in {8, 16, 32}), "syndigits" (rendered synthetic digits, see
+  `rvjax.data.synthetic.load` for its kwargs preset, size, num, channels, seed, knobs), the
+  tfds sets in `rvjax.data.tfds_sets.NAMES`, and CIFAR-10-C
   as "cifar10_corrupted/<corruption>_<severity>" (test split only), read from `data_dir` without
   TensorFlow. Unknown names or splits raise ValueError listing valid ones. `exclude_classes`
   drops every example of those classes from every split (held-out classes for open-set OOD
   evaluation, see rvjax.evaluators.ood); labels and num_classes are unchanged.
   """
-  from rvjax.data import digits, tfds_sets  # Local: keeps the registry free of import cycles.
-  loaders = {"digits": digits.load, **{n: tfds_sets.loader(n) for n in tfds_sets.NAMES}}
+  from rvjax.data import digits, synthetic, tfds_sets  # Local: no import cycles.
+  loaders = {"digits": digits.load, "syndigits": synthetic.load,
+             **{n: tfds_sets.loader(n) for n in tfds_sets.NAMES}}
   if name.startswith(tfds_sets.CORRUPTED + "/"):
     tfds_sets.check_corrupted(name)
     loaders[name] = tfds_sets.loader(name)
@@ -72,9 +75,9 @@ def load(name: str, split: str, *, data_dir: str | None = None, exclude_classes=
   if kwargs and (name in tfds_sets.NAMES or name.startswith(tfds_sets.CORRUPTED + "/")):
     raise ValueError(f"tfds dataset {name!r} takes no options (data.kwargs), got "
                      f"{sorted(kwargs)}; image_size and the like apply to digits only.")
-  if name == "digits":
+  if name in ("digits", "syndigits"):
     if data_dir is not None:
-      raise ValueError("digits ships with scikit-learn; data_dir must be None for it.")
+      raise ValueError(f"{name} needs no files; data_dir must be None for it.")
     ds = loaders[name](split, **kwargs)
   else:
     ds = loaders[name](split, data_dir=data_dir, **kwargs)

@@ -24,6 +24,7 @@ from rvjax.models.layers import Classifier
 from rvjax.models.preact_resnet import PreActResNet
 from rvjax.models.resnet import ResNet
 from rvjax.models.restorers import VDSR, DeblurCNN, DnCNN, SRCNN
+from rvjax.models.sngp import SNGPCNN
 from rvjax.models.wide_resnet import WideResNet
 
 # name -> (class, default fields). Tiny variants exist for fast tests (like Flax's _ResNet1).
@@ -38,6 +39,8 @@ _REGISTRY: dict[str, tuple[type[nn.Module], dict[str, Any]]] = {
     "wrn28_10": (WideResNet, dict(depth=28, widen_factor=10)),
     "wrn28_2": (WideResNet, dict(depth=28, widen_factor=2)),
     "wrn_tiny": (WideResNet, dict(depth=10, widen_factor=1)),
+    "sngp_cnn": (SNGPCNN, {}),
+    "sngp_cnn_tiny": (SNGPCNN, dict(widths=(4, 8), blocks=1, num_features=32)),
     # Image-to-image (restoration and enhancement).
     "dncnn": (DnCNN, {}),
     "dncnn_b": (DnCNN, dict(depth=20)),  # blind: sigma in [0, 55]
@@ -112,6 +115,6 @@ def _lookup(name: str) -> tuple[type[nn.Module], dict[str, Any]]:
   return _REGISTRY[name]
 
 
-__all__ = ["CNN", "Classifier", "PreActResNet", "ResNet", "WideResNet", "DnCNN", "DeblurCNN",
-           "SRCNN", "VDSR", "EnlightenGenerator", "PatchDiscriminator", "ZeroDCE", "create",
-           "fields", "names"]
+__all__ = ["CNN", "Classifier", "PreActResNet", "ResNet", "SNGPCNN", "WideResNet", "DnCNN",
+           "DeblurCNN", "SRCNN", "VDSR", "EnlightenGenerator", "PatchDiscriminator", "ZeroDCE",
+           "create", "fields", "names"]

@@ -29,7 +29,7 @@ from rvjax.evaluators import predictions
 from rvjax.report import records as report_records
 from rvjax.train import checkpoint, hooks as hooks_lib, optim, step as step_lib, writers
 from rvjax.train import state as state_lib, workdir as workdir_lib
-from rvjax.uncertainty import ensemble, mc_dropout
+from rvjax.uncertainty import ensemble, mc_dropout, sngp
 
 
 class InjectedFailure(RuntimeError):
@@ -311,6 +311,9 @@ def _train(config, workdir, mesh, model, objective, tx, spe, total_steps, train_
             f"better than chance (log {train_ds.num_classes} = "
             f"{math.log(train_ds.num_classes):.4f}): the model is not learning. Check "
             "optimizer.lr and the schedule.", RuntimeWarning, stacklevel=2)
+    if last and sngp.has_covariance(state.model_state):  # SNGP: Laplace covariance, then T.
+      state = sngp.fit_covariance(model.apply, state, train_ds, mesh=mesh,
+                                  batch_size=config.batch_size, ridge=model.ridge)
     if last and config.calibrate_temperature:
       state, temperature = fit_temperature(predict_fn, state, ctx.val_ds, mesh, config.batch_size)
       writer.write(done, {"calibration/temperature": temperature})

@@ -1,0 +1,70 @@
+r"""The synthetic -> real digits ablation table (issue 10), over seeds, in one command.
+
+  python benchmarks/syn2real_table.py --seeds=5 [--only="row=asg_pg|row=scratch,dr=False"]
+
+Pretrains the two source models once (rotation prediction on photo patches / on the real digits
+train split; skipped when their files exist in --source_dir), then runs every row of
+configs/syn2real_digits.py for seeds 0..S-1 and prints, per row, the real-test accuracy of the
+checkpoint selected on synthetic val (mean +- std over seeds), the synthetic-val accuracy, the
+hyperspherical energies E_0, E_1, E_2 of the real-test features and the mean wall time per run.
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from configs import syn2real_digits  # noqa: E402
+from rvjax.train import syn2real  # noqa: E402
+
+# (label, config arg): DR rows from the photo source, then the other source and no-DR.
+TABLE = [(row, f"row={row}") for row in syn2real_digits.ROWS] + [
+    ("asg_pg (digits source)", "row=asg_pg,source=digits"),
+    ("large_lr (digits source)", "row=large_lr,source=digits"),
+    ("scratch, no DR", "row=scratch,dr=False"),
+    ("large_lr, no DR", "row=large_lr,dr=False"),
+    ("asg_pg, no DR", "row=asg_pg,dr=False"),
+]
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--seeds", type=int, default=5)
+  parser.add_argument("--only", default="", help="'|'-separated config args of TABLE; all if empty")
+  parser.add_argument("--steps", type=int, default=0, help="override total_steps (0: config's)")
+  parser.add_argument("--source_dir", default="/tmp/rvjax_syn2real_sources")
+  args = parser.parse_args()
+  os.makedirs(args.source_dir, exist_ok=True)
+  base = syn2real_digits.get_config()
+  for source, task in syn2real_digits.SOURCES.items():
+    path = syn2real_digits.source_path(args.source_dir, source)
+    if not os.path.exists(path):
+      t = time.time()
+      acc = syn2real.pretrain_source(path, task, base.model.name,
+                                     model_kwargs=dict(base.model.kwargs))
+      print(f"pretrained {task}: rotation accuracy {acc:.3f} ({time.time() - t:.0f} s) -> {path}")
+  wanted = set(filter(None, args.only.split("|")))
+  print(f"{'row':28s} {'real test acc':>15s} {'syn val acc':>13s} {'E_0':>7s} {'E_1':>7s} "
+        f"{'E_2':>7s} {'s/run':>6s}", flush=True)
+  for label, arg in TABLE:
+    if wanted and arg not in wanted:
+      continue
+    runs = []
+    for seed in range(args.seeds):
+      config = syn2real_digits.get_config(f"{arg},seed={seed},source_dir={args.source_dir}")
+      if args.steps:
+        with config.unlocked():
+          config.total_steps = args.steps
+      runs.append(syn2real.run(config))
+    get = lambda k: np.array([r[k] for r in runs])
+    acc = 100 * get("real_test/accuracy")
+    print(f"{label:28s} {acc.mean():7.1f} +- {acc.std():4.1f} "
+          f"{100 * get('syn_val/accuracy').mean():13.1f} "
+          + " ".join(f"{get(f'energy/s{s}').mean():7.3f}" for s in syn2real.ENERGY_ORDERS)
+          + f" {get('wall_time_s').mean():6.1f}", flush=True)
+
+
+if __name__ == "__main__":
+  main()

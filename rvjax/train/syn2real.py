@@ -1,0 +1,192 @@
+"""Synthetic-to-real runs: source-model pretraining and one row of the syn2real table.
+
+`run(config)` trains on the synthetic digits (config.data), selects the checkpoint with the best
+synthetic-val accuracy (evaluated every config.eval_every_steps), and reports the real test
+accuracy (scikit-learn digits) of that checkpoint. It adds to the shared core (state, train_step,
+optimizer) what launch.train's loop lacks for these rows, all from config.syn2real:
+  * init_from_source: the backbone and batch statistics of the source model file named by
+    config.objective.kwargs.source (the model's head stays freshly initialized);
+  * lr_scales: fixed per-group learning-rate multipliers {group: m}, m in LR_ACTIONS, set
+    through optim.set_lr_scales; random_lr_seed >= 0 instead draws each group's multiplier
+    uniformly from LR_ACTIONS (a fixed random draw per seed);
+  * the CSG memory queue in model_state (objective "csg").
+"""
+import functools
+import json
+import time
+
+import jax
+import numpy as np
+
+from rvjax import data as data_lib
+from rvjax import metrics, models, objectives, sharding
+from rvjax.data import rotation
+from rvjax.objectives import source as source_lib
+from rvjax.objectives import syn2real as syn2real_lib
+from rvjax.train import optim, state as state_lib, step as step_lib
+
+LR_ACTIONS = tuple(round(0.1 * i, 1) for i in range(11))  # ASG's per-group multiplier set.
+SOURCE_TASKS = ("photo_rotation", "digits_rotation")
+ENERGY_ORDERS = (0, 1, 2)
+
+
+def check_lr_scales(scales: dict) -> dict:
+  """Raises ValueError unless every multiplier is in LR_ACTIONS."""
+  bad = {g: m for g, m in scales.items() if round(float(m), 6) not in LR_ACTIONS}
+  if bad:
+    raise ValueError(f"Learning-rate multipliers must be in {LR_ACTIONS}; got {bad}.")
+  return {g: float(m) for g, m in scales.items()}
+
+
+def _train(model, step_fn, tx, train_ds, *, steps, batch_size, seed, init=None,
+           eval_fn=None, eval_every=0):
+  """Trains `steps` steps of the jitted `step_fn`; `init(state) -> state` adjusts the fresh
+  state; returns (final state, [(step, eval_fn(state))...])."""
+  mesh = sharding.make_mesh()
+  shape = (batch_size,) + train_ds.images.shape[1:]
+  state = state_lib.create(model, tx, shape, jax.random.fold_in(jax.random.key(seed), 0), mesh)
+  if init is not None:
+    state = init(state)
+  key = jax.random.fold_in(jax.random.key(seed), 1)
+  batches = data_lib.to_device(data_lib.train_batches(train_ds, batch_size=batch_size,
+                                                      seed=seed), mesh)
+  history = []
+  for i in range(steps):
+    state, m = step_fn(state, next(batches), key)
+    if eval_fn is not None and ((i + 1) % eval_every == 0 or i + 1 == steps):
+      if not np.isfinite(float(m["loss"])):
+        raise FloatingPointError(f"Non-finite loss at step {i + 1}; lower the learning rate.")
+      history.append((i + 1, eval_fn(state)))
+  return state, history
+
+
+def pretrain_source(path: str, task: str, model_name: str, *, model_kwargs=None, steps=400,
+                    batch_size=64, lr=3e-3, seed=0) -> float:
+  """Trains `model_name` on rotation prediction and saves it as a source model at `path`.
+
+  task: "photo_rotation" (scikit-image photo patches; no digits involved) or "digits_rotation"
+  (the real digits train split, labels never read; the test split stays unseen). Returns the
+  final training-batch accuracy of the rotation task.
+  """
+  if task not in SOURCE_TASKS:
+    raise ValueError(f"Unknown source task {task!r}; valid: {', '.join(SOURCE_TASKS)}.")
+  images = (rotation.photo_patches(2000, seed=seed) if task == "photo_rotation"
+            else data_lib.load("digits", "train").images)
+  ds = rotation.rotation_task(images)
+  model = models.create(model_name, num_classes=ds.num_classes, **dict(model_kwargs or {}))
+  cfg = _optimizer_config("adam", lr, (("all", ".*"),))
+  tx = optim.make_optimizer(cfg, _schedule_config(), steps)
+  step_fn = step_lib.compile_train_step(objectives.create("erm", model.apply), tx)
+  state, _ = _train(model, step_fn, tx, ds, steps=steps,
+                    batch_size=batch_size, seed=seed)
+  predict = jax.jit(functools.partial(step_lib.predict, model.apply))
+  acc = float(np.mean(np.argmax(predict(state, ds.images[:1024]), -1) == ds.labels[:1024]))
+  variables = {"params": state.params, **jax.device_get(state.model_state)}
+  source_lib.save(path, model_name, variables, num_classes=ds.num_classes,
+                  model_kwargs=model_kwargs, task=task)
+  return acc
+
+
+def _optimizer_config(name, lr, groups):
+  import ml_collections
+  return ml_collections.ConfigDict(dict(name=name, lr=lr, momentum=0.9, nesterov=True, b1=0.9,
+                                        b2=0.999, weight_decay=0.0, grad_clip_norm=0.0,
+                                        groups=groups))
+
+
+def _schedule_config():
+  import ml_collections
+  return ml_collections.ConfigDict(dict(name="cosine", warmup_steps=0))
+
+
+def _features_fn(model):
+  return jax.jit(lambda state, x: source_lib.features_and_logits(
+      model.apply, syn2real_lib.model_variables(state.params, state.model_state), x,
+      train=False))
+
+
+def _collect(fn, state, ds, batch_size=512):
+  feats, logits = zip(*(fn(state, ds.images[i:i + batch_size])
+                        for i in range(0, len(ds), batch_size)))
+  return np.concatenate(feats), np.concatenate(logits)
+
+
+def _without_seed(config) -> str:
+  """The config as JSON with seed 0: runs differing only in seed share one compiled program."""
+  c = config.copy_and_resolve_references()
+  with c.unlocked():
+    c.seed = 0
+  return c.to_json(sort_keys=True)
+
+
+@functools.lru_cache(maxsize=2)
+def _program(config_json: str, num_classes: int):
+  """(model, source or None, jitted train step, optimizer, jitted features fn) of a config."""
+  import ml_collections
+  config = ml_collections.ConfigDict(json.loads(config_json))
+  model = models.create(config.model.name, num_classes=num_classes, **dict(config.model.kwargs))
+  kwargs = dict(config.objective.kwargs)
+  src = source_lib.load(kwargs["source"]) if kwargs.get("source") else None
+  if src is not None:
+    kwargs["source"] = src
+  objective = objectives.create(config.objective.name, model.apply, **kwargs)
+  tx = optim.make_optimizer(config.optimizer, config.schedule, config.total_steps)
+  return model, src, step_lib.compile_train_step(objective, tx), tx, _features_fn(model)
+
+
+@functools.lru_cache(maxsize=8)
+def _load(name: str, split: str, kwargs: tuple) -> data_lib.Dataset:
+  """data.load, cached: a table runs many rows and seeds on the same rendered data."""
+  return data_lib.load(name, split, **dict(kwargs))
+
+
+def run(config) -> dict:
+  """Trains one syn2real row (see the module docstring); returns its numbers.
+
+  Returns: {"real_test/accuracy", "syn_val/accuracy" (of the selected checkpoint),
+  "selected_step", "energy/s0".."energy/s2" (hyperspherical energies of the selected model's
+  real-test features), "wall_time_s", and "lr_scales" (the multipliers used)}.
+  """
+  start = time.time()
+  s2r = config.syn2real
+  data_kwargs = tuple(sorted(dict(config.data.kwargs).items()))
+  train_ds = _load(config.data.name, "train", data_kwargs)
+  val_ds = _load(config.data.name, "val", data_kwargs)
+  test_ds = _load(s2r.real, "test", ())
+  model, src, step_fn, tx, features = _program(_without_seed(config), train_ds.num_classes)
+  groups = [g for g, _ in optim.parse_groups(config.optimizer.groups)]
+  if s2r.random_lr_seed >= 0:
+    draw = np.random.default_rng([s2r.random_lr_seed, config.seed]).choice(LR_ACTIONS,
+                                                                           len(groups))
+    scales = dict(zip(groups, draw.tolist()))
+  else:
+    scales = check_lr_scales(dict(s2r.lr_scales))
+
+  def init(state):
+    params, model_state = state.params, state.model_state
+    if s2r.init_from_source:
+      if src is None:
+        raise ValueError("syn2real.init_from_source needs objective.kwargs.source.")
+      params, model_state = source_lib.warm_start(src, params, model_state)
+    if config.objective.name == "csg":
+      dim = params[source_lib.HEAD]["kernel"].shape[0]
+      model_state = {**model_state, syn2real_lib.QUEUE: syn2real_lib.init_queue(
+          jax.random.key(config.seed), s2r.queue_size, dim)}
+    return state.replace(params=params, model_state=model_state,
+                         opt_state=optim.set_lr_scales(state.opt_state, scales))
+
+  def evaluate(state):
+    _, logits = _collect(features, state, val_ds)
+    return float(np.mean(np.argmax(logits, -1) == val_ds.labels)), jax.device_get(state)
+
+  _, history = _train(model, step_fn, tx, train_ds, steps=config.total_steps,
+                      batch_size=config.batch_size, seed=config.seed, init=init,
+                      eval_fn=evaluate, eval_every=config.eval_every_steps)
+  best_step, (val_acc, best) = max(history, key=lambda h: h[1][0])  # first best on ties
+  feats, logits = _collect(features, best, test_ds)
+  out = {"real_test/accuracy": float(np.mean(np.argmax(logits, -1) == test_ds.labels)),
+         "syn_val/accuracy": val_acc, "selected_step": best_step, "lr_scales": scales}
+  for s in ENERGY_ORDERS:
+    out[f"energy/s{s}"] = float(metrics.hyperspherical_energy(feats, s))
+  out["wall_time_s"] = time.time() - start
+  return out
