@@ -101,17 +101,29 @@ def classical_restorer(method: str, given: dict):
 
 
 def workdir_restorer(workdir: str):
-  """`images -> restored` from the latest checkpoint of a restorer trained by launch.train."""
+  """`images -> restored` from the latest checkpoint of a restorer trained by launch.train.
+
+  Images must have the channel count the restorer was trained on (config.data.kwargs.channels).
+  """
   import jax
   from rvjax import models
-  from rvjax.train import loop, step
-  config = loop.load_config(workdir)
+  from rvjax.train import loop, step, workdir as workdir_lib
+  config = workdir_lib.load_config(workdir)
   name = config.model.name
   if name not in models.names("image"):
     raise ValueError(f"{workdir} holds model {name!r}, not an image-to-image restorer (one of "
                      f"{', '.join(models.names('image'))}).")
+  channels = config.data.get("kwargs", {}).get("channels", 0)
   _, model, state, _ = loop.restore_workdir(workdir)
-  return jax.jit(lambda images: step.eval_logits(model.apply, state, images))
+  apply = jax.jit(lambda images: step.eval_logits(model.apply, state, images))
+
+  def restore(images):
+    if channels and images.shape[-1] != channels:
+      raise ValueError(f"the restorer in {workdir} takes {channels}-channel images, got "
+                       f"{images.shape[-1]} channels; convert the input folder first.")
+    return apply(images)
+
+  return restore
 
 
 def _plan(names, output, extras, overwrite):

@@ -3,12 +3,14 @@ degraded-input scores are pinned to independent references, so a config whose de
 folder, channel or crop settings are wired wrongly fails."""
 import numpy as np
 import pytest
+from PIL import Image
 from skimage import metrics as skm
 
 import rvjax.degrade as D
 from configs import lowlight_zerodce, restoration_deblur, restoration_dncnn, restoration_sr
 from rvjax.data import image_folder, lowlight
-from rvjax.train import loop
+from launch import restore as restore_cli
+from rvjax.train import loop, step as step_lib
 
 
 def _train(config, tmp_path):
@@ -17,11 +19,25 @@ def _train(config, tmp_path):
   return summary
 
 
-def test_dncnn_tiny_trains_and_scores_bsd68_noise(tmp_path):
+def test_dncnn_tiny_trains_scores_bsd68_noise_and_restores_a_folder(tmp_path):
+  """Then launch.restore --workdir restores a folder with the trained net: the PNGs are the
+  eval-mode outputs (8-bit), and an RGB folder is refused for this 1-channel restorer."""
   s = _train(restoration_dncnn.get_config("tiny,sigma=25"), tmp_path)
   # AWGN of std 25/255 on the first BSD68 image, unclipped then clipped for scoring: ~20.2 dB.
   assert 19.9 < s["bsd68/psnr_input"] < 20.6
   assert np.isfinite(s["bsd68/psnr"])
+  noisy = np.random.default_rng(0).random((24, 20, 1)).astype(np.float32)
+  (tmp_path / "in").mkdir()
+  Image.fromarray(np.round(noisy[..., 0] * 255).astype(np.uint8)).save(tmp_path / "in" / "n.png")
+  restore = restore_cli.workdir_restorer(str(tmp_path / "w"))
+  restore_cli.run(str(tmp_path / "in"), str(tmp_path / "out"), restore)
+  _, model, state, _ = loop.restore_workdir(str(tmp_path / "w"))
+  x = np.round(noisy * 255) / 255
+  want = np.asarray(step_lib.eval_logits(model.apply, state, x[None]))[0, ..., 0]
+  got = np.asarray(Image.open(tmp_path / "out" / "n.png"), np.float32) / 255
+  np.testing.assert_allclose(got, np.clip(want, 0, 1), atol=0.5 / 255 + 1e-6)
+  with pytest.raises(ValueError, match="1-channel"):
+    restore(np.zeros((1, 8, 8, 3), np.float32))
 
 
 def test_sr_tiny_input_is_bicubic_on_y(tmp_path):
