@@ -5,6 +5,7 @@ an exact MILP worst case for small ReLU MLPs (`exact`) and randomized smoothing 
 """
 from rvjax.certify.bounds import (certified, certified_accuracy, interval_bounds, linear_bounds,
                                   margin_lower_bounds, margin_spec)
+from rvjax.certify.smoothing import smooth_certify
 
 __all__ = ["certified", "certified_accuracy", "interval_bounds", "linear_bounds",
-           "margin_lower_bounds", "margin_spec"]
+           "margin_lower_bounds", "margin_spec", "smooth_certify"]

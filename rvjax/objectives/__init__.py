@@ -6,11 +6,13 @@ looks one up by the name a config gives.
 import inspect
 
 from rvjax import validate
-from rvjax.objectives import adversarial, augmented, augmix, erm
+from rvjax.objectives import adversarial, augmented, augmix, certified, erm
 
 _REGISTRY = {"erm": erm.make, "pgd_at": adversarial.make_pgd_at,
              "fast_at": adversarial.make_fast_at, "trades": adversarial.make_trades,
-             "augmix": augmix.make}
+             "augmix": augmix.make, "ibp": certified.make_ibp,
+             "crown_ibp": certified.make_crown_ibp,
+             "gaussian_noise": certified.make_gaussian_noise}
 
 
 def names() -> list[str]:
