@@ -4,7 +4,8 @@ The smoothed classifier g(x) = argmax_c P(f(x + d) = c), d ~ N(0, sigma^2 I), is
 within the L2 radius sigma * Phi^-1(p_A) whenever the top class has probability p_A > 1/2.
 CERTIFY estimates it by Monte Carlo: n0 samples pick the candidate class c_A, n fresh samples
 count n_A votes for it, and the one-sided Clopper-Pearson bound p_A >= Beta(alpha; n_A, n - n_A + 1)
-holds with probability >= 1 - alpha. If that bound is <= 1/2 the classifier abstains (-1).
+holds with probability >= 1 - alpha. If that bound is <= 1/2 the classifier abstains (-1). Models take images in [0, 1], so the base
+classifier is f(clip(x + d, 0, 1)); clipping is part of f, so the certificate is unchanged.
 The samples run on device in fixed-size batches (one compilation); the bound runs on the host.
 """
 import functools
@@ -36,7 +37,7 @@ def check_args(sigma, n0: int, n: int, alpha: float) -> None:
 @functools.partial(jax.jit, static_argnames=("logits_fn", "num", "chunk"))
 def class_counts(logits_fn, x: jax.Array, key: jax.Array, sigma, *, num: int,
                  chunk: int) -> jax.Array:
-  """Votes (N, K) int32 of f over `num` noisy copies x + sigma N(0, I) of each image.
+  """Votes (N, K) int32 of f over `num` noisy copies clip(x + sigma N(0, I), 0, 1) per image.
 
   Args:
     logits_fn: images (M, H, W, C) -> logits (M, K); static (one compilation per function).
@@ -51,7 +52,8 @@ def class_counts(logits_fn, x: jax.Array, key: jax.Array, sigma, *, num: int,
 
   def votes(i):
     noise = sigma * jax.random.normal(jax.random.fold_in(key, i), (chunk,) + x.shape, x.dtype)
-    logits = logits_fn((x[None] + noise).reshape((-1,) + x.shape[1:]))
+    noisy = jnp.clip(x[None] + noise, 0.0, 1.0)
+    logits = logits_fn(noisy.reshape((-1,) + x.shape[1:]))
     pred = jnp.argmax(logits, -1).reshape(chunk, x.shape[0])
     valid = (i * chunk + jnp.arange(chunk)) < num
     return jnp.sum(jax.nn.one_hot(pred, k, dtype=jnp.int32) * valid[:, None, None], 0)

@@ -5,8 +5,8 @@
              (z_hat_y = 0, z_hat_j = -m_j; CE(z_hat, y) = log(1 + sum_j exp(-m_j))).
   crown_ibp  (Zhang et al. 2020): the same loss with m = (1 - beta) m_IBP + beta m_CROWN-IBP
              (CROWN at the output over IBP pre-activation bounds).
-  gaussian_noise (Cohen et al. 2019): CE on x + sigma N(0, I), the base classifier of a smoothed
-             one (`rvjax.certify.smoothing`).
+  gaussian_noise (Cohen et al. 2019): CE on clip(x + sigma N(0, I), 0, 1), the base classifier
+             of a smoothed one (`rvjax.certify.smoothing`, which clips the same way).
 
 Schedules (all linear in the step, read from batch["step"], which `rvjax.train.step.train_step`
 provides): for `warmup_steps` steps eps = 0 and kappa = kappa_start (natural training); over the
@@ -110,7 +110,7 @@ def make_crown_ibp(apply_fn, *, eps: float = 0.1, warmup_steps: int = 0, ramp_st
 
 
 def make_gaussian_noise(apply_fn, *, sigma: float = 0.25):
-  """Gaussian data augmentation (Cohen et al. 2019): CE on x + sigma N(0, I), not clipped.
+  """Gaussian data augmentation (Cohen et al. 2019): CE on clip(x + sigma N(0, I), 0, 1).
 
   Args:
     apply_fn: the flax module's `apply`.
@@ -121,7 +121,7 @@ def make_gaussian_noise(apply_fn, *, sigma: float = 0.25):
   def objective(params, model_state, batch, key):
     k_noise, k_fwd = jax.random.split(key)
     x, y, mask = batch["image"], batch["label"], batch["mask"]
-    noisy = x + sigma * jax.random.normal(k_noise, x.shape, x.dtype)
+    noisy = jnp.clip(x + sigma * jax.random.normal(k_noise, x.shape, x.dtype), 0.0, 1.0)
     logits, model_state = forward.train_forward(apply_fn, params, model_state, noisy, k_fwd)
     loss = forward.masked_mean(losses.ce(logits, y), mask)
     return loss, (model_state, {"noisy_accuracy": forward.accuracy(logits, y, mask)})

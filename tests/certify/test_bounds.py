@@ -46,11 +46,23 @@ def _net_variables(key):
   return {**variables, "batch_stats": {"BatchNorm_0": stats}}
 
 
+def all_bounds(apply_fn):
+  """One jitted function (eps traced) giving IBP, CROWN and the three margin lower bounds."""
+  def fn(variables, x, y, eps):
+    return {"ibp": certify.interval_bounds(apply_fn, variables, x, eps),
+            "crown": certify.linear_bounds(apply_fn, variables, x, eps),
+            **{f"margin_{m}": certify.margin_lower_bounds(apply_fn, variables, x, y, eps,
+                                                          method=m)
+               for m in certify.bounds.METHODS}}
+  return jax.jit(fn)
+
+
 @pytest.fixture(scope="module")
 def net():
   variables = _net_variables(jax.random.key(0))
   x = jax.random.uniform(jax.random.key(1), (4, 8, 8, 1))
-  return Net().apply, variables, x
+  y = jnp.argmax(Net().apply(variables, x, train=False), -1)
+  return Net().apply, variables, x, y, all_bounds(Net().apply)
 
 
 def _ball_points(key, x, eps, num):
@@ -64,17 +76,16 @@ def _ball_points(key, x, eps, num):
 
 def test_bounds_contain_random_and_pgd_points(net):
   """Catches a wrong radius (W instead of |W|), a wrong relu/pool relaxation, BN in train mode."""
-  apply_fn, variables, x = net
+  apply_fn, variables, x, y, bounds_fn = net
   eps = 0.05
   logits_fn = lambda z: apply_fn(variables, z, train=False)
   points = _ball_points(jax.random.key(2), x, eps, 64)
   logits = jax.vmap(logits_fn)(points)
-  y = jnp.argmax(logits_fn(x), -1)
   x_adv = attacks.pgd(logits_fn, x, y, key=jax.random.key(3), eps=eps, step_size=eps / 4,
                       steps=10, loss="margin")
   logits = jnp.concatenate([logits, logits_fn(x_adv)[None]])
-  for lower, upper in (certify.interval_bounds(apply_fn, variables, x, eps),
-                       certify.linear_bounds(apply_fn, variables, x, eps)):
+  b = bounds_fn(variables, x, y, eps)
+  for lower, upper in (b["ibp"], b["crown"]):
     assert lower.shape == upper.shape == (4, 4)
     assert bool(jnp.all(logits >= lower - TOL)) and bool(jnp.all(logits <= upper + TOL))
   # The PGD point is on the attacked side: its margin is at or below every random point's.
@@ -83,35 +94,34 @@ def test_bounds_contain_random_and_pgd_points(net):
   adv_margin = jnp.einsum("nsk,nk->ns", spec, logits_fn(x_adv))
   assert bool(jnp.all(jnp.min(adv_margin, -1) <= jnp.min(margins, (0, 2)) + TOL))
   for method in certify.bounds.METHODS:
-    lower = certify.margin_lower_bounds(apply_fn, variables, x, y, eps, method=method)
+    lower = b[f"margin_{method}"]
     assert bool(jnp.all(adv_margin >= lower - TOL)) and bool(jnp.all(margins >= lower - TOL))
 
 
 def test_eps_zero_gives_the_logits(net):
   """Catches a centre mistake (e.g. ignoring exact offsets such as biases or BN shifts)."""
-  apply_fn, variables, x = net
+  apply_fn, variables, x, y, bounds_fn = net
   logits = apply_fn(variables, x, train=False)
-  for lower, upper in (certify.interval_bounds(apply_fn, variables, x, 0.0),
-                       certify.linear_bounds(apply_fn, variables, x, 0.0)):
+  b = bounds_fn(variables, x, y, 0.0)
+  for lower, upper in (b["ibp"], b["crown"]):
     np.testing.assert_allclose(lower, logits, atol=1e-4)
     np.testing.assert_allclose(upper, logits, atol=1e-4)
 
 
 def test_crown_tighter_than_ibp(net):
   """Never looser entrywise, and clearly tighter on average (catches CROWN collapsing to IBP)."""
-  apply_fn, variables, x = net
-  eps = 0.02
-  ibp_lo, ibp_hi = certify.interval_bounds(apply_fn, variables, x, eps)
-  lo, hi = certify.linear_bounds(apply_fn, variables, x, eps)
+  apply_fn, variables, x, y, bounds_fn = net
+  b = bounds_fn(variables, x, y, 0.05)
+  (ibp_lo, ibp_hi), (lo, hi) = b["ibp"], b["crown"]
   assert bool(jnp.all(hi - lo <= ibp_hi - ibp_lo + 1e-6))
   assert float(jnp.mean(hi - lo)) < 0.7 * float(jnp.mean(ibp_hi - ibp_lo))
-  y = jnp.zeros(4, jnp.int32)
-  m = {k: certify.margin_lower_bounds(apply_fn, variables, x, y, eps, method=k)
-       for k in certify.bounds.METHODS}
-  assert bool(jnp.all(m["crown"] >= m["ibp"] - 1e-6))
+  assert bool(jnp.all(b["margin_crown"] >= b["margin_ibp"] - 1e-6))
   # Margins bounded directly beat differences of logit bounds.
-  naive = ibp_lo[:, :1] - ibp_hi[:, 1:]
-  assert bool(jnp.all(m["ibp"] >= naive - 1e-6)) and float(jnp.mean(m["ibp"] - naive)) > 0
+  others = certify.margin_spec(y, 4) < 0
+  naive = (jnp.take_along_axis(ibp_lo, y[:, None], 1)
+           - jnp.where(others, ibp_hi[:, None, :], -jnp.inf).max(-1))
+  assert bool(jnp.all(b["margin_ibp"] >= naive - 1e-6))
+  assert float(jnp.mean(b["margin_ibp"] - naive)) > 0
 
 
 def test_linear_model_margin_is_exact():
@@ -148,31 +158,35 @@ def test_exact_milp_between_pgd_and_bounds():
   y = jnp.argmax(logits_fn(x), -1)
   eps = 0.08
   spec = certify.margin_spec(y, 3)
-  bound = {k: certify.margin_lower_bounds(apply_fn, variables, x, y, eps, method=k)
-           for k in ("ibp", "crown")}
+  b = all_bounds(apply_fn)(variables, x, y, eps)
+  bound = {k: b[f"margin_{k}"] for k in ("ibp", "crown")}
   lo, hi = jnp.clip(x - eps, 0, 1), jnp.clip(x + eps, 0, 1)
+  # PGD on the margins c . f(x), both specs in one batch: CE of class 0 under logits (c . f, 0)
+  # falls as the margin does.
+  c = jnp.concatenate([spec[:, 0], spec[:, 1]])
+  margin_fn = lambda z: jnp.stack([jnp.sum(c * logits_fn(z), -1), jnp.zeros(z.shape[0])], -1)
+  x2 = jnp.concatenate([x, x])
+  x_adv = attacks.pgd(margin_fn, x2, jnp.zeros(6, jnp.int32), key=jax.random.key(0), eps=eps,
+                      step_size=eps / 4, steps=10, restarts=2)
+  pgd_margin = np.asarray(margin_fn(x_adv)[:, 0]).reshape(2, 3)
   gaps = []
   for s in range(2):
-    c = spec[:, s]
-    # PGD on the margin c . f(x): CE of class 0 under logits (c . f, 0) falls as the margin does.
-    margin_fn = lambda z: jnp.stack([jnp.sum(c * logits_fn(z), -1), jnp.zeros(z.shape[0])], -1)
-    x_adv = attacks.pgd(margin_fn, x, jnp.zeros(3, jnp.int32), key=jax.random.key(s),
-                        eps=eps, step_size=eps / 5, steps=20, restarts=3)
-    pgd_margin = np.asarray(margin_fn(x_adv)[:, 0])
     for n in range(3):
-      worst = exact.min_linear(layers, lo[n], hi[n], c[n])
-      assert pgd_margin[n] >= worst - TOL
+      worst = exact.min_linear(layers, lo[n], hi[n], spec[n, s])
+      assert pgd_margin[s, n] >= worst - TOL
       assert worst >= float(bound["crown"][n, s]) - TOL
       assert float(bound["crown"][n, s]) >= float(bound["ibp"][n, s]) - 1e-6
       gaps.append(float(bound["ibp"][n, s]) - worst)
   assert min(gaps) < -1e-3  # the relaxation is not exact here, so the checks above have teeth
 
 
-def test_certified_accuracy_counts_positive_margins(net):
-  apply_fn, variables, x = net
-  y = jnp.argmax(apply_fn(variables, x, train=False), -1)
-  assert float(certify.certified_accuracy(apply_fn, variables, x, y, 0.0)) == 1.0
-  assert float(certify.certified_accuracy(apply_fn, variables, x, y, 1.0, method="ibp")) == 0.0
+def test_certified_accuracy_counts_positive_margins():
+  model = MLP()
+  x = jax.random.uniform(jax.random.key(4), (3, 3, 3, 1))
+  variables = model.init(jax.random.key(5), x, train=False)
+  y = jnp.argmax(model.apply(variables, x, train=False), -1)
+  assert float(certify.certified_accuracy(model.apply, variables, x, y, 0.0)) == 1.0
+  assert float(certify.certified_accuracy(model.apply, variables, x, y, 1.0, method="ibp")) == 0
   spec = certify.margin_spec(jnp.array([0, 2]), 3)
   np.testing.assert_array_equal(spec[1], [[-1, 0, 1], [0, -1, 1]])
 
@@ -190,10 +204,12 @@ def test_bad_input():
                                 method="lp")
 
 
-def test_zoo_cnn_is_supported():
-  model = models.create("cnn_tiny")
+def test_zoo_models_are_supported():
+  """The zoo's CNN (BN, max pool, global average pool) and the flat certified-training CNN."""
   x = jnp.full((2, 8, 8, 1), 0.5)
-  variables = model.init(jax.random.key(0), x, train=False)
-  lower, upper = certify.linear_bounds(model.apply, variables, x, 0.01)
-  logits = model.apply(variables, x, train=False)
-  assert bool(jnp.all(lower <= logits + TOL)) and bool(jnp.all(logits <= upper + TOL))
+  for name in ("cnn_tiny", "ibp_tiny"):
+    model = models.create(name)
+    variables = model.init(jax.random.key(0), x, train=False)
+    lower, upper = certify.interval_bounds(model.apply, variables, x, 0.01)
+    logits = model.apply(variables, x, train=False)
+    assert bool(jnp.all(lower <= logits + TOL)) and bool(jnp.all(logits <= upper + TOL))
