@@ -146,8 +146,8 @@ def test_linear_model_margin_is_exact():
 
 
 def test_exact_milp_between_pgd_and_bounds():
-  """PGD's margin >= the exact MILP minimum >= CROWN >= IBP (catches unsound or loose bounds
-  and a MILP that is not a minimum)."""
+  """PGD's margin >= the exact MILP minimum >= CROWN >= IBP, and >= CROWN-IBP (catches unsound
+  relaxations, e.g. a relu upper line below relu, and a MILP that is not a minimum)."""
   model = MLP()
   apply_fn = model.apply
   x = jax.random.uniform(jax.random.key(4), (3, 3, 3, 1))
@@ -159,7 +159,7 @@ def test_exact_milp_between_pgd_and_bounds():
   eps = 0.08
   spec = certify.margin_spec(y, 3)
   b = all_bounds(apply_fn)(variables, x, y, eps)
-  bound = {k: b[f"margin_{k}"] for k in ("ibp", "crown")}
+  bound = {k: b[f"margin_{k}"] for k in certify.bounds.METHODS}
   lo, hi = jnp.clip(x - eps, 0, 1), jnp.clip(x + eps, 0, 1)
   # PGD on the margins c . f(x), both specs in one batch: CE of class 0 under logits (c . f, 0)
   # falls as the margin does.
@@ -175,6 +175,7 @@ def test_exact_milp_between_pgd_and_bounds():
       worst = exact.min_linear(layers, lo[n], hi[n], spec[n, s])
       assert pgd_margin[s, n] >= worst - TOL
       assert worst >= float(bound["crown"][n, s]) - TOL
+      assert worst >= float(bound["crown_ibp"][n, s]) - TOL  # not intersected with IBP
       assert float(bound["crown"][n, s]) >= float(bound["ibp"][n, s]) - 1e-6
       gaps.append(float(bound["ibp"][n, s]) - worst)
   assert min(gaps) < -1e-3  # the relaxation is not exact here, so the checks above have teeth
