@@ -4,8 +4,9 @@ The smoothed classifier g(x) = argmax_c P(f(x + d) = c), d ~ N(0, sigma^2 I), is
 within the L2 radius sigma * Phi^-1(p_A) whenever the top class has probability p_A > 1/2.
 CERTIFY estimates it by Monte Carlo: n0 samples pick the candidate class c_A, n fresh samples
 count n_A votes for it, and the one-sided Clopper-Pearson bound p_A >= Beta(alpha; n_A, n - n_A + 1)
-holds with probability >= 1 - alpha. If that bound is <= 1/2 the classifier abstains (-1). Models take images in [0, 1], so the base
-classifier is f(clip(x + d, 0, 1)); clipping is part of f, so the certificate is unchanged.
+holds with probability >= 1 - alpha. If that bound is <= 1/2 the classifier abstains (-1).
+Models take images in [0, 1], so the base classifier is f(clip(x + d, 0, 1)); clipping is part of
+f, so the certificate is unchanged.
 The samples run on device in fixed-size batches (one compilation); the bound runs on the host.
 """
 import functools

@@ -66,7 +66,7 @@ def net():
 
 
 def _ball_points(key, x, eps, num):
-  """num random points of the ball ∩ [0, 1] per example, half of them at corners: (num, N, ...)."""
+  """num random points of the ball ∩ [0, 1] per example, half at corners: (num, N, ...)."""
   k_u, k_s = jax.random.split(key)
   u = jax.random.uniform(k_u, (num,) + x.shape, minval=-eps, maxval=eps)
   corners = eps * jnp.sign(jax.random.normal(k_s, (num,) + x.shape))
