@@ -6,11 +6,12 @@ jitted `predict_fn(state, images) -> logits`; evaluators never touch the model.
 import inspect
 
 from rvjax import validate
-from rvjax.evaluators import adversarial, calibration, classification, corruption, ood
+from rvjax.evaluators import (adversarial, calibration, classification, corruption, ood,
+                              smoothing)
 
 _REGISTRY = {"classification": classification.Evaluator, "adversarial": adversarial.Evaluator,
              "calibration": calibration.Evaluator, "corruption": corruption.Evaluator,
-             "ood": ood.Evaluator}
+             "ood": ood.Evaluator, "smoothing": smoothing.Evaluator}
 
 
 def names() -> list[str]:
