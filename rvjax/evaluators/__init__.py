@@ -7,12 +7,12 @@ import inspect
 
 from rvjax import validate
 from rvjax.evaluators import (adversarial, calibration, classification, corruption,
-                              enhance_classify, ood, restoration)
+                              enhance_classify, ood, restoration, smoothing)
 
 _REGISTRY = {"classification": classification.Evaluator, "adversarial": adversarial.Evaluator,
              "calibration": calibration.Evaluator, "corruption": corruption.Evaluator,
-             "ood": ood.Evaluator, "restoration": restoration.Evaluator,
-             "enhance_classify": enhance_classify.Evaluator}
+             "ood": ood.Evaluator, "smoothing": smoothing.Evaluator,
+             "restoration": restoration.Evaluator, "enhance_classify": enhance_classify.Evaluator}
 
 
 def names() -> list[str]:

@@ -20,6 +20,7 @@ import flax.linen as nn
 
 from rvjax.models.cnn import CNN
 from rvjax.models.enhancers import EnlightenGenerator, PatchDiscriminator, ZeroDCE
+from rvjax.models.flat_cnn import FlatCNN
 from rvjax.models.layers import Classifier
 from rvjax.models.preact_resnet import PreActResNet
 from rvjax.models.resnet import ResNet
@@ -31,6 +32,10 @@ from rvjax.models.wide_resnet import WideResNet
 _REGISTRY: dict[str, tuple[type[nn.Module], dict[str, Any]]] = {
     "cnn": (CNN, {}),
     "cnn_tiny": (CNN, dict(widths=(4, 8))),
+    "ibp_small": (FlatCNN, {}),
+    "ibp_large": (FlatCNN, dict(widths=(64, 64, 128, 128, 128), strides=(1, 1, 2, 1, 1),
+                                dense=(512,))),
+    "ibp_tiny": (FlatCNN, dict(widths=(4,), strides=(2,), dense=(16,))),
     "resnet20": (ResNet, dict(stage_sizes=(3, 3, 3), widths=(16, 32, 64))),
     "resnet_tiny": (ResNet, dict(stage_sizes=(1, 1, 1), widths=(4, 8, 16))),
     "preact_resnet18": (PreActResNet, dict(stage_sizes=(2, 2, 2, 2), widths=(64, 128, 256, 512))),
@@ -115,6 +120,6 @@ def _lookup(name: str) -> tuple[type[nn.Module], dict[str, Any]]:
   return _REGISTRY[name]
 
 
-__all__ = ["CNN", "Classifier", "PreActResNet", "ResNet", "SNGPCNN", "WideResNet", "DnCNN",
-           "DeblurCNN", "SRCNN", "VDSR", "EnlightenGenerator", "PatchDiscriminator", "ZeroDCE",
-           "create", "fields", "names"]
+__all__ = ["CNN", "Classifier", "FlatCNN", "PreActResNet", "ResNet", "SNGPCNN", "WideResNet",
+           "DnCNN", "DeblurCNN", "SRCNN", "VDSR", "EnlightenGenerator", "PatchDiscriminator",
+           "ZeroDCE", "create", "fields", "names"]

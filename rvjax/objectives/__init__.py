@@ -6,15 +6,17 @@ looks one up by the name a config gives.
 import inspect
 
 from rvjax import validate
-from rvjax.objectives import (adversarial, augmented, augmix, degraded, distill, enhancement, erm,
-                              restoration, syn2real)
+from rvjax.objectives import (adversarial, augmented, augmix, certified, degraded, distill,
+                              enhancement, erm, restoration, syn2real)
 
 _REGISTRY = {"erm": erm.make, "pgd_at": adversarial.make_pgd_at,
              "fast_at": adversarial.make_fast_at, "trades": adversarial.make_trades,
              "augmix": augmix.make, "distill": distill.make,
              "restoration": restoration.make, "zero_dce": enhancement.make_zero_dce,
              "enlightengan": enhancement.make_enlightengan,
-             "syn2real": syn2real.make_guided, "csg": syn2real.make_csg}
+             "syn2real": syn2real.make_guided, "csg": syn2real.make_csg,
+             "ibp": certified.make_ibp, "crown_ibp": certified.make_crown_ibp,
+             "gaussian_noise": certified.make_gaussian_noise}
 
 
 def names() -> list[str]:

@@ -23,7 +23,8 @@ def train_step(state: TrainState, batch: dict, key: jax.Array, *, objective, tx,
       {"image": (B, H, W, C) float32 in [0, 1], "label": (B,) int32, "mask": (B,) float32}.
     key: the run's base PRNG key.
     objective: `(params, model_state, batch, key) -> (loss, (model_state, metrics))`, or a
-      `players.Game` for a several-player state.
+      `players.Game` for a several-player state; its batch also holds "step" (int32 scalar, the
+      updates applied so far) for step-dependent schedules.
     tx: the optax optimizer; {player: optimizer} for a Game.
     task: the batch schema's name: "classification", "paired" or "unpaired".
 
@@ -37,7 +38,8 @@ def train_step(state: TrainState, batch: dict, key: jax.Array, *, objective, tx,
   if isinstance(objective, players.Game):
     return players.game_step(state, batch, step_key, game=objective, txs=tx)
   grad_fn = jax.value_and_grad(objective, has_aux=True)
-  (loss, (model_state, metrics)), grads = grad_fn(state.params, state.model_state, batch, step_key)
+  (loss, (model_state, metrics)), grads = grad_fn(state.params, state.model_state,
+                                                  {**batch, "step": state.step}, step_key)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
   grad_norm = optax.tree.norm(grads)

@@ -42,9 +42,5 @@ def mlp():
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _fast_compile():
+def _fast_compile(fast_compile):
   """Attack tests compile many small loops; XLA's optimizations cost more than they save here."""
-  before = jax.config.read("jax_disable_most_optimizations")
-  jax.config.update("jax_disable_most_optimizations", True)
-  yield
-  jax.config.update("jax_disable_most_optimizations", before)

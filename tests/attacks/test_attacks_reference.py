@@ -13,15 +13,6 @@ import pytest
 from rvjax import attacks
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _fast_compile():
-  """Tiny problems: XLA's optimizations cost more than they save here."""
-  before = jax.config.read("jax_disable_most_optimizations")
-  jax.config.update("jax_disable_most_optimizations", True)
-  yield
-  jax.config.update("jax_disable_most_optimizations", before)
-
-
 def _pixel_model(g):
   """Two-class logits [0, g(x)] of one-pixel images (N, 1, 1, 1): CE at label 0 grows with g."""
   return lambda z: jnp.stack([jnp.zeros(z.shape[0]), g(z.reshape(-1))], axis=-1)

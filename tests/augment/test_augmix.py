@@ -8,13 +8,7 @@ from skimage import data, transform
 from rvjax.augment import augmix, jsd_consistency
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _fast_compile():
-  """AugMix programs are small; XLA's optimizations cost more compile time than they save."""
-  before = jax.config.read("jax_disable_most_optimizations")
-  jax.config.update("jax_disable_most_optimizations", True)
-  yield
-  jax.config.update("jax_disable_most_optimizations", before)
+pytestmark = pytest.mark.usefixtures("fast_compile")  # Small graphs: optimizing costs more.
 
 
 @pytest.fixture(scope="module")

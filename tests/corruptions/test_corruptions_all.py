@@ -29,13 +29,7 @@ def inputs(photos32):
               tiny=jnp.asarray(tiny[None, ..., None], jnp.float32))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _fast_compile():
-  """Nineteen small programs: XLA's optimizations cost more compile time than they save here."""
-  before = jax.config.read("jax_disable_most_optimizations")
-  jax.config.update("jax_disable_most_optimizations", True)
-  yield
-  jax.config.update("jax_disable_most_optimizations", before)
+pytestmark = pytest.mark.usefixtures("fast_compile")  # Small graphs: optimizing costs more.
 
 
 _cache = {}

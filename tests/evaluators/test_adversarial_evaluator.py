@@ -13,12 +13,7 @@ EPS = (0.05, 0.1, 0.2)
 SMALL_ATTACKS = {"fgsm": {}, "pgd": {"steps": 5, "restarts": 2}}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _fast_compile():
-  before = jax.config.read("jax_disable_most_optimizations")
-  jax.config.update("jax_disable_most_optimizations", True)
-  yield
-  jax.config.update("jax_disable_most_optimizations", before)
+pytestmark = pytest.mark.usefixtures("fast_compile")  # Small graphs: optimizing costs more.
 
 
 @pytest.fixture(scope="module")

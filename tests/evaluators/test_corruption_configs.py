@@ -1,7 +1,6 @@
 """Shift-eval configs: the one-line helper, evaluating a workdir, CIFAR-10 uncertainty."""
 import os
 
-import jax
 import numpy as np
 import pytest
 
@@ -10,12 +9,7 @@ from rvjax import corruptions, report
 from rvjax.train import loop
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _fast_compile():
-  before = jax.config.read("jax_disable_most_optimizations")
-  jax.config.update("jax_disable_most_optimizations", True)
-  yield
-  jax.config.update("jax_disable_most_optimizations", before)
+pytestmark = pytest.mark.usefixtures("fast_compile")  # Small graphs: optimizing costs more.
 
 
 def test_add_shift_evals_to_a_locked_config():

@@ -16,12 +16,7 @@ NAMES, SEVERITIES = ("gaussian_noise", "contrast", "saturate"), (1, 5)  # satura
 BATCH = 120  # 360 test images: 3 full batches, batch b keyed fold_in(cell key, b)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _fast_compile():
-  before = jax.config.read("jax_disable_most_optimizations")
-  jax.config.update("jax_disable_most_optimizations", True)
-  yield
-  jax.config.update("jax_disable_most_optimizations", before)
+pytestmark = pytest.mark.usefixtures("fast_compile")  # Small graphs: optimizing costs more.
 
 
 @pytest.fixture(scope="module")
