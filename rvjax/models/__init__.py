@@ -73,7 +73,8 @@ def create(name: str, *, num_classes: int | None = DEFAULT_NUM_CLASSES, **kw) ->
     raise ValueError(f"Model {name!r} ({cls.__name__}) has no field(s) {', '.join(unknown)}; "
                      f"valid: {', '.join(valid)}.")
   config = {**defaults, **{k: tuple(v) if isinstance(v, list) else v for k, v in kw.items()}}
-  config["num_classes"] = DEFAULT_NUM_CLASSES if num_classes is None else int(num_classes)
+  if "num_classes" in valid:  # Image-to-image models have no classes.
+    config["num_classes"] = DEFAULT_NUM_CLASSES if num_classes is None else int(num_classes)
   return cls(**config)
 
 
