@@ -71,9 +71,6 @@ def train_batches(config, train_ds, *, start_step: int, member_seeds=None):
   if not isinstance(train_ds, image_folder.Folder):
     return data_lib.train_batches(train_ds, batch_size=config.batch_size, seed=config.seed,
                                   start_step=start_step, member_seeds=member_seeds)
-  if member_seeds is not None:
-    raise ValueError(f"config.task={task_of(config).name!r} does not train ensembles; set "
-                     "config.ensemble.size = 1.")
   patch = config.data.kwargs.patch
   if train_ds.references is not None:
     return image_folder.unpaired_batches(train_ds.images, train_ds.references, patch=patch,
@@ -105,6 +102,11 @@ def build(config, train_ds):
     (model, objective, tx, steps_per_epoch, total_steps); an epoch is len(train_ds) examples
     (for patch sampling: one patch per image on average).
   """
+  if train_ds is None:
+    raise ValueError("config.data names no train split: set config.data.kwargs.folders.train.")
+  if task_of(config).name != "classification" and replicas.from_config(config).size > 1:
+    raise ValueError(f"config.task={task_of(config).name!r} does not train ensembles; set "
+                     "config.ensemble.size = 1.")
   spe = data_lib.steps_per_epoch(len(train_ds), config.batch_size)
   total_steps = config.total_steps or config.num_epochs * spe
   if total_steps < 1:
