@@ -28,7 +28,7 @@ from benchmarks import common  # noqa: E402
 from rvjax import attacks, models, objectives, sharding  # noqa: E402
 from rvjax.attacks import ball  # noqa: E402
 from rvjax.objectives import forward  # noqa: E402
-from rvjax.train import optim, state as state_lib, step as step_lib  # noqa: E402
+from rvjax.train import optim, replicas, state as state_lib, step as step_lib  # noqa: E402
 
 EPS, STEP = 8 / 255, 2 / 255
 
@@ -41,7 +41,7 @@ def setup(name, batch_size):
                                        groups=(("all", ".*"),)))
   tx = optim.make_optimizer(opt, ml_collections.ConfigDict({"name": "constant"}), 1000)
   shape = (batch_size, 32, 32, 3)
-  state = state_lib.create(model, tx, shape, jax.random.key(0), mesh)
+  state = replicas.Single().create_state(state_lib.init_fn(model, tx, shape), jax.random.key(0), mesh)
   rng = np.random.default_rng(0)
   batch = sharding.put_batch({"image": rng.random(shape, np.float32),
                               "label": rng.integers(0, 10, batch_size).astype(np.int32),

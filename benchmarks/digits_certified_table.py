@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from configs import digits_adversarial, digits_certified  # noqa: E402
 from rvjax import attacks, certify  # noqa: E402
-from rvjax.evaluators import predictions  # noqa: E402
+from rvjax import data as data_lib  # noqa: E402
 from rvjax.train import loop, writers  # noqa: E402
 
 EPS = (0.1, 0.2)
@@ -86,7 +86,7 @@ def bounds_row(root, method, train_eps, args):
     return json.load(open(path))
   _, train_s = _train(workdir, _config(method, f"eps={train_eps}", args.pgd_at_epochs))
   _, model, state, _ = loop.restore_workdir(workdir)
-  test = predictions.load_split(loop.load_config(workdir).data, "test")
+  test = data_lib.load_split(loop.load_config(workdir).data, "test")
   x, y = jnp.asarray(test.images[:args.examples]), jnp.asarray(test.labels[:args.examples])
   start = time.time()
   row = {"method": method, "train_eps": train_eps, "train_s": train_s}

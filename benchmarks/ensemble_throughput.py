@@ -62,8 +62,8 @@ class Case:
     self.member_step = functools.partial(step_lib.train_step, tx=tx,
                                          objective=objectives.create("erm", model.apply))
     self.single = step_lib.compile_train_step(self.member_step.keywords["objective"], tx)
-    self.single_state = state_lib.create(model, tx, (batch_size,) + self.shape,
-                                         jax.random.key(0), self.mesh)
+    self.single_state = replicas.Single().create_state(
+        state_lib.init_fn(model, tx, (batch_size,) + self.shape), jax.random.key(0), self.mesh)
     self.single_batch = sharding.put_batch(_batch(self.shape, batch_size),
                                            sharding.batch_sharding(self.mesh))
     self.key = jax.random.key(1)

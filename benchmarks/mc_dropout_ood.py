@@ -17,9 +17,9 @@ import jax
 import numpy as np
 
 from configs import digits_mc_dropout
+from rvjax import data as data_lib
 from rvjax import metrics
 from rvjax.evaluators import ood as ood_lib
-from rvjax.evaluators import predictions
 from rvjax.train import loop, step as step_lib
 from rvjax.uncertainty import mc_dropout
 
@@ -42,7 +42,7 @@ def main():
       loop.train_and_evaluate(config, workdir)
       config, model, state, _ = loop.restore_workdir(workdir)
     train_s = time.time() - start
-    test = predictions.load_split(config.data, "test")
+    test = data_lib.load_split(config.data, "test")
     rng = np.random.default_rng(0)
     sets = {"photos": ood_lib.photo_crops(rng, len(test), test.images.shape[1:]),
             "noise": rng.uniform(size=(len(test),) + test.images.shape[1:]).astype(np.float32)}

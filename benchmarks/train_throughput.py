@@ -16,7 +16,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks import common  # noqa: E402
 from rvjax import models, objectives, sharding  # noqa: E402
-from rvjax.train import optim, state as state_lib, step as step_lib  # noqa: E402
+from rvjax.train import optim, replicas, state as state_lib, step as step_lib  # noqa: E402
 
 CASES = (("cnn", (8, 8, 1), 128), ("preact_resnet18", (32, 32, 3), 128))
 
@@ -29,7 +29,7 @@ def step_throughput(name, image_shape, batch_size, repeats):
                                        groups=(("all", ".*"),)))
   tx = optim.make_optimizer(opt, ml_collections.ConfigDict({"name": "constant"}), 1000)
   shape = (batch_size,) + image_shape
-  state = state_lib.create(model, tx, shape, jax.random.key(0), mesh)
+  state = replicas.Single().create_state(state_lib.init_fn(model, tx, shape), jax.random.key(0), mesh)
   rng = np.random.default_rng(0)
   batch = sharding.put_batch({"image": rng.random(shape, np.float32),
                               "label": rng.integers(0, 10, batch_size).astype(np.int32),

@@ -32,9 +32,13 @@ def base() -> ml_collections.ConfigDict:
   """Every field the trainer reads, with defaults; configs override and then lock."""
   c = ml_collections.ConfigDict()
   c.seed = 0
+  c.task = "classification"  # "classification", "paired" or "unpaired": see rvjax.tasks.
   c.data = ml_collections.ConfigDict({"name": "digits", "data_dir": "", "kwargs": {}})
   c.model = ml_collections.ConfigDict({"name": "cnn", "kwargs": {}})
   c.objective = ml_collections.ConfigDict({"name": "erm", "kwargs": {}})
+  # Paired tasks: an on-device degradation f(key, images) -> images named by its dotted path,
+  # making each batch's "image" from its "target" inside the step (rvjax.objectives.degraded).
+  c.degrade = ml_collections.ConfigDict({"name": "", "kwargs": {}})
   c.augment = ""  # "", "flip" or "crop_flip": see rvjax.objectives.augmented.
   c.optimizer = ml_collections.ConfigDict({
       "name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True, "b1": 0.9, "b2": 0.999,

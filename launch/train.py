@@ -11,6 +11,7 @@ devices of all hosts on the mesh's "data" axis, and process 0 writes the logs an
 (orbax coordinates multi-host checkpoint writes).
 """
 import json
+import os
 
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -24,7 +25,23 @@ _MULTIHOST = flags.DEFINE_bool("multihost", False, "Call jax.distributed.initial
 _ALLOW_CHANGE = flags.DEFINE_bool(
     "allow_config_change", False, "Resume a workdir although settings that change the training "
     "trajectory differ from its checkpoint's; the change is recorded in workdir/history.jsonl.")
+_JSON = flags.DEFINE_bool("json", False, "Print the run's whole summary as JSON (every eval "
+                          "number) instead of the report's headline.")
 flags.mark_flags_as_required(["config", "workdir"])
+
+
+def headline(summary: dict) -> str:
+  """A few lines: steps, wall time, the report's headline numbers and the report's path."""
+  lines = [f"rvjax: {summary['steps']} steps ({summary['source']}) in "
+           f"{summary['wall_time_s']:.1f} s"]
+  path = summary.get("report")
+  if path:
+    with open(os.path.join(os.path.dirname(path), "report.json")) as f:
+      numbers = json.load(f)["runs"][0]["headline"]
+    shown = [f"{k} {v:.4g}" for k, v in numbers.items() if isinstance(v, (int, float))]
+    lines += ["  " + ", ".join(shown or ["(no headline numbers: see the report)"]),
+              f"  report: {path}"]
+  return "\n".join(lines)
 
 
 def main(argv):
@@ -36,12 +53,13 @@ def main(argv):
     jax.distributed.initialize()
   from rvjax.train import loop  # Imported after initialize(), as JAX requires.
   try:
-    summary = loop.train_and_evaluate(cli.config_value(_CONFIG), _WORKDIR.value,
-                                      allow_config_change=_ALLOW_CHANGE.value)
+    summary = loop.train_and_evaluate(
+        cli.config_value(_CONFIG), _WORKDIR.value, allow_config_change=_ALLOW_CHANGE.value,
+        config_path=config_flags.get_config_filename(flags.FLAGS["config"]))
   except loop.USER_ERRORS as e:  # A clear message, no stack trace.
     raise SystemExit(f"rvjax: {type(e).__name__}: {e}") from e
   if jax.process_index() == 0:
-    print(json.dumps(summary, indent=2, sort_keys=True))
+    print(json.dumps(summary, indent=2, sort_keys=True) if _JSON.value else headline(summary))
 
 
 if __name__ == "__main__":

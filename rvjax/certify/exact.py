@@ -42,6 +42,12 @@ def min_linear(layers, lower, upper, c) -> float:
   # Variables: x, then per hidden layer its activations a and indicators d.
   n_vars, lo_v, hi_v, integral = lower.size, [lower], [upper], [np.zeros(lower.size)]
   rows, row_lo, row_hi = [], [], []
+
+  def add(row: dict, lo: float, hi: float) -> None:
+    """One linear constraint lo <= row . vars <= hi ({variable index: coefficient})."""
+    rows.append(row)
+    row_lo.append(lo)
+    row_hi.append(hi)
   prev = (0, lower.size)  # slice of the previous layer's variables
   box = (lower, upper)
   for w, b in layers[:-1]:
@@ -54,18 +60,15 @@ def min_linear(layers, lower, upper, c) -> float:
     integral += [np.zeros(n), np.ones(n)]
     for j in range(n):
       z = {prev[0] + i: w[i, j] for i in range(w.shape[0])}  # z_j = z . vars + b_j
+      minus_z = {k: -v for k, v in z.items()}
       if z_hi[j] <= 0:
-        rows.append({a0 + j: 1.0}); row_lo.append(0.0); row_hi.append(0.0)
+        add({a0 + j: 1.0}, 0.0, 0.0)
       elif z_lo[j] >= 0:  # a = z
-        rows.append({**{k: -v for k, v in z.items()}, a0 + j: 1.0})
-        row_lo.append(b[j]); row_hi.append(b[j])
+        add({**minus_z, a0 + j: 1.0}, b[j], b[j])
       else:  # a - z >= 0; a - z - L d <= -L; a - U d <= 0
-        rows.append({**{k: -v for k, v in z.items()}, a0 + j: 1.0})
-        row_lo.append(b[j]); row_hi.append(np.inf)
-        rows.append({**{k: -v for k, v in z.items()}, a0 + j: 1.0, d0 + j: -z_lo[j]})
-        row_lo.append(-np.inf); row_hi.append(b[j] - z_lo[j])
-        rows.append({a0 + j: 1.0, d0 + j: -z_hi[j]})
-        row_lo.append(-np.inf); row_hi.append(0.0)
+        add({**minus_z, a0 + j: 1.0}, b[j], np.inf)
+        add({**minus_z, a0 + j: 1.0, d0 + j: -z_lo[j]}, -np.inf, b[j] - z_lo[j])
+        add({a0 + j: 1.0, d0 + j: -z_hi[j]}, -np.inf, 0.0)
     prev = (a0, n)
     box = (np.maximum(z_lo, 0), np.maximum(z_hi, 0))
   w, b = layers[-1]

@@ -1,4 +1,4 @@
-"""The in-memory `Dataset` every loader returns, and the `load` entry point."""
+"""The in-memory `Dataset` every loader returns, and the helpers loaders share."""
 from typing import NamedTuple
 
 import numpy as np
@@ -49,36 +49,3 @@ def drop_classes(ds: Dataset, classes) -> Dataset:
     raise ValueError(f"exclude_classes must lie in [0, {ds.num_classes}), got {classes.tolist()}.")
   keep = ~np.isin(ds.labels, classes)
   return Dataset(ds.images[keep], ds.labels[keep], ds.num_classes)
-
-
-def load(name: str, split: str, *, data_dir: str | None = None, exclude_classes=(),
-         **kwargs) -> Dataset:
-  """Loads split `split` ("train", "val" or "test") of dataset `name` into host memory.
-
-  Names: "digits" (scikit-learn's bundled handwritten digits, the offline default; kwargs
-  `image_size` in {8, 16, 32}), "syndigits" (rendered synthetic digits, see
-  `rvjax.data.synthetic.load` for its kwargs preset, size, num, channels, seed, knobs), the
-  tfds sets in `rvjax.data.tfds_sets.NAMES`, and CIFAR-10-C
-  as "cifar10_corrupted/<corruption>_<severity>" (test split only), read from `data_dir` without
-  TensorFlow. Unknown names or splits raise ValueError listing valid ones. `exclude_classes`
-  drops every example of those classes from every split (held-out classes for open-set OOD
-  evaluation, see rvjax.evaluators.ood); labels and num_classes are unchanged.
-  """
-  from rvjax.data import digits, synthetic, tfds_sets  # Local: no import cycles.
-  loaders = {"digits": digits.load, "syndigits": synthetic.load,
-             **{n: tfds_sets.loader(n) for n in tfds_sets.NAMES}}
-  if name.startswith(tfds_sets.CORRUPTED + "/"):
-    tfds_sets.check_corrupted(name)
-    loaders[name] = tfds_sets.loader(name)
-  validate.check_choice(name, "dataset", loaders)
-  validate.check_choice(split, "split", SPLITS)
-  if kwargs and (name in tfds_sets.NAMES or name.startswith(tfds_sets.CORRUPTED + "/")):
-    raise ValueError(f"tfds dataset {name!r} takes no options (data.kwargs), got "
-                     f"{sorted(kwargs)}; image_size and the like apply to digits only.")
-  if name in ("digits", "syndigits"):
-    if data_dir is not None:
-      raise ValueError(f"{name} needs no files; data_dir must be None for it.")
-    ds = loaders[name](split, **kwargs)
-  else:
-    ds = loaders[name](split, data_dir=data_dir, **kwargs)
-  return drop_classes(ds, exclude_classes) if len(exclude_classes) else ds

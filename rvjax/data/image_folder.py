@@ -15,6 +15,7 @@ inside the step (rvjax.objectives.degraded). Eval batches hold whole images zero
 bottom and right to the largest size of the set (one shape, no recompilation), with "mask" (B,)
 0 on padding rows and "pixel_mask" (B, H, W, 1) 1 on the real pixels.
 """
+import dataclasses
 import os
 from collections.abc import Iterator
 
@@ -82,6 +83,52 @@ def read_folder(folder: str, *, channels: int | None = None) -> list[np.ndarray]
   if len(counts) > 1:
     raise ValueError(f"{folder} mixes grayscale and RGB images; pass channels=1 or 3.")
   return images
+
+
+@dataclasses.dataclass(frozen=True)
+class Folder:
+  """A split of an image-to-image task held in host memory.
+
+  Attributes:
+    images: the (H, W, C) float32 images in [0, 1] (set A of an unpaired task).
+    references: set B of an unpaired task, or None.
+    channels: C, the same for every image.
+  """
+  images: list
+  references: list | None = None
+  num_classes = None  # Image-to-image tasks have no classes.
+
+  @property
+  def channels(self) -> int:
+    return self.images[0].shape[-1]
+
+  def __len__(self) -> int:
+    return len(self.images)
+
+
+def _resolve(folder: str, data_dir: str) -> str:
+  if os.path.isabs(folder):
+    return folder
+  return os.path.join(data_dir, folder) if data_dir else restoration_dir(folder)
+
+
+def load_split(data_cfg, split: str) -> Folder | None:
+  """Split `split` of an image-folder `config.data`; None when it names no folder for `split`.
+
+  `data_cfg.kwargs`: `folders` {split: folder}, optional `reference` (set B of the train split,
+  unpaired tasks), `channels` (1, 3 or 0 for as stored) and `patch`; a relative folder is read
+  under `data_cfg.data_dir`, else under `restoration_dir()`.
+  """
+  kwargs = data_cfg.kwargs
+  folder = dict(kwargs.get("folders", {})).get(split)
+  if not folder:
+    return None
+  channels = kwargs.get("channels", 0) or None
+  data_dir = data_cfg.get("data_dir", "")
+  reference = kwargs.get("reference", "") if split == "train" else ""
+  return Folder(read_folder(_resolve(folder, data_dir), channels=channels),
+                read_folder(_resolve(reference, data_dir), channels=channels) if reference
+                else None)
 
 
 DIHEDRAL = 8

@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import logging
 
+from rvjax import data as data_lib
 from rvjax import attacks as attacks_lib
 from rvjax import sharding, validate
 from rvjax.evaluators import adversarial_sanity, predictions
@@ -59,7 +60,7 @@ class Evaluator:
     validate.check_positive(num_examples, "num_examples", allow_zero=True)
     self.predict_fn, self.mesh, self.batch_size, self.norm = predict_fn, mesh, batch_size, norm
     validate.check_positive(slack, "slack", allow_zero=True)
-    ds = _head(predictions.load_split(data, split), num_examples or None)
+    ds = _head(data_lib.load_split(data, split), num_examples or None)
     self.dataset, self.split = ds, split
     self.eps = sorted({float(e) for e in eps})
     if not self.eps or self.eps[0] < 0:

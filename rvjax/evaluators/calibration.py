@@ -1,6 +1,7 @@
 """Calibration evaluator: accuracy, NLL, Brier, ECE variants, reliability bins, post-hoc T."""
 import numpy as np
 
+from rvjax import data as data_lib
 from rvjax import metrics, uncertainty
 from rvjax.evaluators import predictions
 
@@ -30,8 +31,8 @@ class Evaluator:
     self.mesh = mesh
     self.batch_size = batch_size
     self.num_bins = num_bins
-    self.dataset = predictions.load_split(data, split)
-    self.held_out = predictions.load_split(data, temperature_split) if temperature_split else None
+    self.dataset = data_lib.load_split(data, split)
+    self.held_out = data_lib.load_split(data, temperature_split) if temperature_split else None
 
   def _logits(self, state, ds) -> np.ndarray:
     return predictions.collect_logits(self.predict_fn, state, ds, batch_size=self.batch_size,

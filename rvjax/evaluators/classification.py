@@ -1,4 +1,5 @@
 """Clean classification evaluator: accuracy and mean cross-entropy on one split."""
+from rvjax import data as data_lib
 from rvjax import metrics
 from rvjax.evaluators import predictions
 
@@ -19,7 +20,7 @@ class Evaluator:
     self.predict_fn = predict_fn
     self.mesh = mesh
     self.batch_size = batch_size
-    self.dataset = predictions.load_split(data, split)
+    self.dataset = data_lib.load_split(data, split)
 
   def run(self, state):
     """Yields ("accuracy", value in [0,1]) and ("loss", mean NLL in nats)."""

@@ -157,7 +157,7 @@ class Evaluator:
     self.predict_fn, self.mesh, self.batch_size, self.split = predict_fn, mesh, batch_size, split
     self.source, self.seed, self.num_bins = source, seed, num_bins
     self.num_examples, self.data_dir = num_examples, data.get("data_dir") or None
-    self.dataset = self._head(predictions.load_split(data, split))
+    self.dataset = self._head(data_lib.load_split(data, split))
     self.table = table or default_table(self.dataset.images.shape[1:])
     self.baseline = None
     if baseline_workdir:

@@ -114,7 +114,7 @@ class Evaluator:
     validate.check_positive(num_ood, "num_ood", allow_zero=True)
     self.predict_fn, self.mesh, self.batch_size = predict_fn, mesh, batch_size
     self.member_logits_fn = member_logits_fn
-    ind = predictions.load_split(data, split)
+    ind = data_lib.load_split(data, split)
     if num_examples:
       ind = data_lib.Dataset(ind.images[:num_examples], ind.labels[:num_examples],
                              ind.num_classes)

@@ -7,12 +7,6 @@ from rvjax import data as data_lib
 from rvjax import sharding
 
 
-def load_split(data_cfg, split: str) -> data_lib.Dataset:
-  """Loads `split` of the dataset that a config's `data` block names."""
-  return data_lib.load(data_cfg.name, split, data_dir=data_cfg.get("data_dir") or None,
-                       **dict(data_cfg.get("kwargs", {})))
-
-
 def collect(fn, ds: data_lib.Dataset, *, batch_size: int, mesh: Mesh) -> np.ndarray:
   """Applies `fn(images, labels) -> (B, ...)` to every example; returns the (N, ...) results.
 

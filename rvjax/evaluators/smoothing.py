@@ -14,7 +14,7 @@ import jax
 import numpy as np
 
 from rvjax.certify import smoothing
-from rvjax.evaluators import predictions
+from rvjax import data as data_lib
 
 
 class Evaluator:
@@ -32,7 +32,7 @@ class Evaluator:
     self.radii = tuple(sorted(set(float(r) for r in radii)))
     self.batch_size = batch_size
     self.seed = seed
-    ds = predictions.load_split(data, split)
+    ds = data_lib.load_split(data, split)
     count = num_examples or len(ds.labels)
     self.images, self.labels = ds.images[:count], np.asarray(ds.labels[:count])
 

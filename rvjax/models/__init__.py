@@ -109,7 +109,7 @@ def create(name: str, *, num_classes: int | None = DEFAULT_NUM_CLASSES, **kw) ->
     raise ValueError(f"Model {name!r} ({cls.__name__}) has no field(s) {', '.join(unknown)}; "
                      f"valid: {', '.join(valid)}.")
   config = {**defaults, **{k: tuple(v) if isinstance(v, list) else v for k, v in kw.items()}}
-  if "num_classes" in valid:
+  if "num_classes" in valid:  # Image-to-image models have no classes.
     config["num_classes"] = DEFAULT_NUM_CLASSES if num_classes is None else int(num_classes)
   return cls(**config)
 

@@ -5,9 +5,7 @@ import flax
 import jax
 import jax.numpy as jnp
 import optax
-from jax.sharding import Mesh
 
-from rvjax import sharding
 
 
 @flax.struct.dataclass
@@ -41,18 +39,3 @@ def init_fn(model, tx: optax.GradientTransformation, input_shape: tuple[int, ...
     return TrainState(step=jnp.zeros((), jnp.int32), params=params, model_state=model_state,
                       opt_state=tx.init(params), temperature=jnp.ones((), jnp.float32))
   return init
-
-
-def create(model, tx, input_shape, key: jax.Array, mesh: Mesh) -> TrainState:
-  """Creates a replicated TrainState: shapes via `jax.eval_shape`, then a sharded jitted init."""
-  init = init_fn(model, tx, input_shape)
-  abstract = jax.eval_shape(init, key)
-  shardings = jax.tree.map(lambda _: sharding.replicated(mesh), abstract)
-  return jax.jit(init, out_shardings=shardings)(key)
-
-
-def abstract_state(model, tx, input_shape, mesh: Mesh) -> TrainState:
-  """The TrainState's shapes, dtypes and (replicated) shardings, without computing it."""
-  abstract = jax.eval_shape(init_fn(model, tx, input_shape), jax.random.key(0))
-  rep = sharding.replicated(mesh)
-  return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=rep), abstract)

@@ -23,7 +23,7 @@ from rvjax import metrics, models, objectives, sharding
 from rvjax.data import rotation
 from rvjax.objectives import source as source_lib
 from rvjax.objectives import syn2real as syn2real_lib
-from rvjax.train import optim, state as state_lib, step as step_lib
+from rvjax.train import optim, replicas, state as state_lib, step as step_lib
 
 LR_ACTIONS = tuple(round(0.1 * i, 1) for i in range(11))  # ASG's per-group multiplier set.
 SOURCE_TASKS = ("photo_rotation", "digits_rotation")
@@ -44,7 +44,8 @@ def _train(model, step_fn, tx, train_ds, *, steps, batch_size, seed, init=None,
   state; returns (final state, [(step, eval_fn(state))...])."""
   mesh = sharding.make_mesh()
   shape = (batch_size,) + train_ds.images.shape[1:]
-  state = state_lib.create(model, tx, shape, jax.random.fold_in(jax.random.key(seed), 0), mesh)
+  state = replicas.Single().create_state(state_lib.init_fn(model, tx, shape),
+                                         jax.random.fold_in(jax.random.key(seed), 0), mesh)
   if init is not None:
     state = init(state)
   key = jax.random.fold_in(jax.random.key(seed), 1)

@@ -35,6 +35,10 @@ MARKERS = (CONFIG_FILE, writers.METRICS_FILE, HISTORY_FILE, CHECKPOINTS, LOCK_FI
 NOT_TRAJECTORY = ("evals", "progress", "log_every_steps", "eval_every_steps", "checkpoint",
                   "resume", "model_init", "fail_at_step", "data.data_dir", "mc_dropout")
 
+# Settings added after runs were saved without them, with the value such a run had: an absent
+# setting on one side equals this value on the other.
+ADDED_SETTINGS = {"task": "classification", "degrade.name": ""}
+
 
 class WorkdirError(RuntimeError):
   """A workdir that cannot be used: a file, a foreign directory, in use, or other settings."""
@@ -93,8 +97,11 @@ def fingerprint(config, input_shape, num_classes: int) -> dict:
 
 
 def differences(stored: dict, now: dict) -> list[str]:
-  """"key: old -> new" for every key whose value differs (absent on one side included)."""
+  """"key: old -> new" for every key whose value differs (absent on one side included, unless
+  the other side holds the ADDED_SETTINGS value)."""
   missing = object()
+  stored = {**{k: v for k, v in ADDED_SETTINGS.items() if k in now}, **stored}
+  now = {**{k: v for k, v in ADDED_SETTINGS.items() if k in stored}, **now}
   text = lambda v: "(absent)" if v is missing else json.dumps(v)
   return [f"{k}: {text(stored.get(k, missing))} -> {text(now.get(k, missing))}"
           for k in sorted(set(stored) | set(now)) if stored.get(k, missing) != now.get(k, missing)]

@@ -1,4 +1,6 @@
 """Datasets and batch iterators: splits, shapes, determinism, padding, tfds path."""
+import os
+
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
@@ -105,3 +107,24 @@ def test_unprepared_tfds_dataset_names_dir_and_command(tmp_path):
   message = str(err.value)
   assert "'cifar10'" in message and str(tmp_path) in message
   assert f"python -m launch.prepare_data --dataset=cifar10 --data_dir={tmp_path}" in message
+
+
+def test_data_imports_run_one_way():
+  """dataset.py is the floor: the loaders import it, loading.py imports them, never back."""
+  import ast
+  import rvjax.data
+  here = os.path.dirname(rvjax.data.__file__)
+
+  def siblings(name):
+    tree = ast.parse(open(os.path.join(here, f"{name}.py")).read())
+    found = set()
+    for node in ast.walk(tree):
+      if isinstance(node, ast.ImportFrom) and node.module == "rvjax.data":
+        found |= {a.name for a in node.names}
+      elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("rvjax.data."):
+        found.add(node.module.split(".")[2])
+    return found
+
+  assert siblings("dataset") == set()
+  assert siblings("digits") <= {"dataset"} and siblings("tfds_sets") <= {"dataset"}
+  assert siblings("loading") == {"dataset", "digits", "tfds_sets"}

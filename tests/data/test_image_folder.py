@@ -97,3 +97,18 @@ def test_shared_restoration_sets_read():
     pytest.skip("../shared/data/restoration is not here")
   images = image_folder.read_folder(bsd, channels=3)
   assert len(images) == 5 and all(im.shape[-1] == 3 and im.max() <= 1 for im in images)
+
+
+def test_load_split_reads_the_folders_a_config_names(folder):
+  import ml_collections
+  path, gray, _ = folder
+  root, name = os.path.split(path)
+  data = ml_collections.ConfigDict({"name": "image_folder", "data_dir": root, "kwargs": {
+      "folders": {"train": name, "test": path}, "reference": name, "channels": 1, "patch": 8}})
+  train = image_folder.load_split(data, "train")  # Relative to data_dir, with set B.
+  assert len(train) == 2 and train.channels == 1 and train.num_classes is None
+  np.testing.assert_array_equal(train.images[0][..., 0], gray / np.float32(255))
+  assert len(train.references) == 2
+  test = image_folder.load_split(data, "test")  # Absolute; set B belongs to train only.
+  assert len(test) == 2 and test.references is None
+  assert image_folder.load_split(data, "val") is None

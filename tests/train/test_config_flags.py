@@ -51,7 +51,7 @@ def test_cli_errors_are_one_line_and_write_nothing(tmp_path, config_flag, flag, 
 
 
 def test_override_reaches_saved_config(tmp_path):
-  result = run_train(tmp_path, "--config.optimizer.lr=0.05", "--config.total_steps=2")
+  result = run_train(tmp_path, "--config.optimizer.lr=0.05", "--config.total_steps=2", "--json")
   assert result.returncode == 0, result.stderr[-2000:]
   config = json.load(open(tmp_path / "config.json"))
   assert config["optimizer"]["lr"] == 0.05 and config["total_steps"] == 2

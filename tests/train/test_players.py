@@ -67,7 +67,8 @@ def test_two_players_checkpoint_and_resume_bit_identically(sgd_config, tmp_path)
   ckpt.save(1, s1, {"fingerprint": {"players": ["a", "b"]}})
   abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=a.sharding),
                           s1)
-  restored, _ = ckpt.restore(abstract, {"players": ["a", "b"]})
+  restored, meta = ckpt.restore(abstract)
+  assert meta["fingerprint"] == {"players": ["a", "b"]}
   ckpt.close()
   jax.tree.map(np.testing.assert_array_equal, restored, s1)
   resumed, _ = step(restored, BATCH, key)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rvjax import models, objectives, sharding
-from rvjax.train import optim, state as state_lib, step as step_lib
+from rvjax.train import optim, replicas, state as state_lib, step as step_lib
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +15,8 @@ def setup(sgd_config):
   opt = sgd_config(momentum=0.9)
   tx = optim.make_optimizer(opt, ml_collections.ConfigDict({"name": "constant"}), 10)
   mesh = sharding.make_mesh()
-  state = state_lib.create(model, tx, (4, 8, 8, 1), jax.random.key(0), mesh)
+  state = replicas.Single().create_state(state_lib.init_fn(model, tx, (4, 8, 8, 1)),
+                                         jax.random.key(0), mesh)
   step = jax.jit(lambda s, b, k: step_lib.train_step(
       s, b, k, objective=objectives.create("erm", model.apply), tx=tx))
   rng = np.random.default_rng(0)

@@ -205,3 +205,12 @@ def test_loss_at_chance_after_warm_up_warns(tmp_path):
   config = tiny(**{"total_steps": 45, "optimizer.lr": 1e6, "log_every_steps": 45})
   with pytest.warns(RuntimeWarning, match=r"step 45, after the warm-up, is no better than chance"):
     loop.train_and_evaluate(config, str(tmp_path / "w"))
+
+
+def test_settings_added_later_match_runs_saved_without_them():
+  old = {"optimizer.lr": 0.1}  # A checkpoint from before config.task / config.degrade existed.
+  assert workdir_lib.differences(old, {**old, "task": "classification", "degrade.name": ""}) == []
+  assert workdir_lib.differences(old, {**old, "task": "paired"}) == [
+      'task: "classification" -> "paired"']
+  assert workdir_lib.differences({**old, "degrade.name": "m.noise"}, old) == [
+      'degrade.name: "m.noise" -> ""']

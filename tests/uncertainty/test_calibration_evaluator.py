@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from rvjax import data as data_lib
 from rvjax import evaluators, metrics, sharding, uncertainty
 from rvjax.evaluators import predictions
 
@@ -20,7 +21,7 @@ def predict_fn(state, images):
 
 
 def _logits(data, split):
-  ds = predictions.load_split(data, split)  # 360 test examples: the last batch is padded.
+  ds = data_lib.load_split(data, split)  # 360 test examples: the last batch is padded.
   return np.reshape(ds.images, (len(ds), -1)) @ W, ds.labels
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from configs import digits_ensemble
+from rvjax import data as data_lib
 from rvjax.evaluators import predictions
 from rvjax.train import checkpoint, loop, writers, workdir as workdir_lib
 
@@ -32,7 +33,7 @@ def test_ensemble_checkpoint_restores(ensemble_run):
   np.testing.assert_allclose(np.mean(last["train/loss_members"]), last["train/loss"], rtol=1e-6)
   # One checkpoint holds all members: restore it and predict like the run did.
   config = workdir_lib.load_config(workdir)
-  train_ds = predictions.load_split(config.data, "train")
+  train_ds = data_lib.load_split(config.data, "train")
   model, _, tx, _, _ = loop.build(config, train_ds)
   mesh = loop.make_mesh(config)
   shape = (config.batch_size,) + train_ds.images.shape[1:]
@@ -41,7 +42,7 @@ def test_ensemble_checkpoint_restores(ensemble_run):
   assert meta["fingerprint"]["ensemble.size"] == K
   assert all(x.shape[0] == K for x in jax.tree.leaves(state))
   assert np.all(np.asarray(state.step) == 6)
-  test_ds = predictions.load_split(config.data, "test")
+  test_ds = data_lib.load_split(config.data, "test")
   logits = predictions.collect_logits(loop.make_predict_fn(config, model, mesh), state, test_ds,
                                       batch_size=64, mesh=mesh)
   acc = np.mean(logits.argmax(-1) == test_ds.labels)

@@ -7,7 +7,7 @@ import pytest
 
 from configs import digits_mc_dropout
 from rvjax import models, sharding
-from rvjax.train import loop, state as state_lib
+from rvjax.train import loop, replicas, state as state_lib
 from rvjax.uncertainty import mc_dropout
 
 T = 5
@@ -78,7 +78,8 @@ def test_loop_member_logits_feed_mutual_information():
                                       "mc_dropout": {"samples": 4}})
   model = models.create("cnn_tiny", dropout_rate=0.5)
   mesh = sharding.make_mesh()
-  state = state_lib.create(model, optax.sgd(0.1), (2, 8, 8, 1), jax.random.key(0), mesh)
+  state = replicas.Single().create_state(
+      state_lib.init_fn(model, optax.sgd(0.1), (2, 8, 8, 1)), jax.random.key(0), mesh)
   images = jnp.asarray(np.random.default_rng(0).random((3, 8, 8, 1), np.float32))
   members = loop.make_member_logits_fn(config, model, mesh)(state, images)
   assert members.shape == (4, 3, 10)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from configs import digits_temperature
+from rvjax import data as data_lib
 from rvjax import metrics
 from rvjax.evaluators import predictions
 from rvjax.train import checkpoint, loop, writers
@@ -24,13 +25,13 @@ def calibrated_run(tmp_path_factory):
     config.checkpoint.every_steps = STEPS
     config.log_every_steps = STEPS
   summary = loop.train_and_evaluate(config, workdir)
-  train_ds = predictions.load_split(config.data, "train")
+  train_ds = data_lib.load_split(config.data, "train")
   model, _, tx, _, _ = loop.build(config, train_ds)
   mesh = loop.make_mesh(config)
   shape = (config.batch_size,) + train_ds.images.shape[1:]
   ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints"))
   state, _ = ckpt.restore(loop.abstract_state(config, model, tx, shape, mesh))
-  val_ds = predictions.load_split(config.data, "val")
+  val_ds = data_lib.load_split(config.data, "val")
   return workdir, summary, state, loop.make_predict_fn(config, model, mesh), mesh, val_ds
 
 
