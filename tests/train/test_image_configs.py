@@ -60,7 +60,7 @@ def test_deblur_tiny_input_is_the_blurred_noisy_image(tmp_path):
 def test_zerodce_tiny_trains_on_the_offline_lowlight_set(tmp_path, monkeypatch):
   monkeypatch.setattr(lowlight, "PHOTOS_A", ())
   monkeypatch.setattr(lowlight, "PHOTOS_B", ())
-  lowlight.prepare(str(tmp_path / "ll"), limit=4)
+  lowlight.prepare(str(tmp_path / "ll"), limit=8)  # 4 images in A: one tiny batch
   s = _train(lowlight_zerodce.get_config(f"tiny,data={tmp_path / 'll'}"), tmp_path)
   assert s["lowlight/psnr_input"] < 15  # exposure 0.15, gamma 2: far from the clean photo
   assert np.isfinite(s["lowlight/psnr"])
