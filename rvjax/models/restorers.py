@@ -13,8 +13,9 @@ import jax.numpy as jnp
 from rvjax.models.layers import conv_init, norm_def
 
 
-def _conv(features: int, kernel: tuple[int, int], *, bias: bool = True, name: str | None = None):
-  return nn.Conv(features, kernel, padding="SAME", use_bias=bias, kernel_init=conv_init,
+def _conv(features: int, kernel: tuple[int, int], *, bias: bool = True, name: str | None = None,
+          init=conv_init):
+  return nn.Conv(features, kernel, padding="SAME", use_bias=bias, kernel_init=init,
                  param_dtype=jnp.float32, name=name)
 
 
@@ -22,6 +23,9 @@ class DnCNN(nn.Module):
   """DnCNN (Zhang et al. 2017): depth convs of 3x3, BN in the middle ones, residual learning.
 
   conv+ReLU, (depth - 2) x conv+BN+ReLU, conv -> the noise estimate R(y); returns y - R(y).
+  The last conv starts at zero, so an untrained DnCNN is the identity (the noisy input's PSNR)
+  rather than y minus a random residual (a departure from the paper's orthogonal init: on a
+  short CPU budget the random residual cost hundreds of steps below the identity).
 
   Attributes:
     depth: number of conv layers (17 for DnCNN-S, 20 for the blind DnCNN-B).
@@ -38,7 +42,7 @@ class DnCNN(nn.Module):
     h = nn.relu(_conv(self.features, (3, 3))(y))
     for _ in range(self.depth - 2):
       h = nn.relu(norm_def(train)()(_conv(self.features, (3, 3), bias=False)(h)))
-    return y - _conv(y.shape[-1], (3, 3))(h)
+    return y - _conv(y.shape[-1], (3, 3), init=nn.initializers.zeros)(h)
 
 
 class DeblurCNN(nn.Module):
@@ -88,7 +92,8 @@ class SRCNN(nn.Module):
 
 
 class VDSR(nn.Module):
-  """VDSR (Kim et al. 2016): `depth` 3x3 convs with ReLU, global residual: y + f(y)."""
+  """VDSR (Kim et al. 2016): `depth` 3x3 convs with ReLU, global residual: y + f(y); the last
+  conv starts at zero, so an untrained VDSR returns its bicubic input."""
   depth: int = 20
   features: int = 64
 
@@ -99,6 +104,6 @@ class VDSR(nn.Module):
     h = y
     for _ in range(self.depth - 1):
       h = nn.relu(_conv(self.features, (3, 3))(h))
-    return y + _conv(y.shape[-1], (3, 3))(h)
+    return y + _conv(y.shape[-1], (3, 3), init=nn.initializers.zeros)(h)
 
 

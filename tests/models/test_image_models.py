@@ -114,3 +114,13 @@ def test_zero_dce_applies_its_curves():
   np.testing.assert_allclose(out, le, atol=1e-6)
   ends = jnp.stack([jnp.zeros((8, 8, 3)), jnp.ones((8, 8, 3))])
   np.testing.assert_allclose(model.apply(v, ends, train=False), ends, atol=1e-6)  # fixed points
+
+
+@pytest.mark.parametrize("name", ["dncnn_tiny", "vdsr_tiny"])
+def test_residual_restorers_start_as_the_identity(name):
+  """The residual branch's last conv starts at zero: an untrained DnCNN / VDSR returns its input
+  (a random last layer starts far below the noisy input's PSNR)."""
+  model = models.create(name)
+  x = jax.random.uniform(jax.random.key(0), (2, 12, 12, 1))
+  variables = model.init(jax.random.key(1), x, train=False)
+  np.testing.assert_array_equal(model.apply(variables, x, train=False), x)
