@@ -28,7 +28,7 @@ from rvjax.train import step as step_lib  # noqa: E402
 def main():
   parser = argparse.ArgumentParser()
   parser.add_argument("--budgets", default="100,1000,10000")
-  parser.add_argument("--strategies", default="uniform,gaussian,photos,margin")
+  parser.add_argument("--strategies", default="uniform,gaussian,photos,synthetic,margin")
   parser.add_argument("--defences", default=",poison,round")
   parser.add_argument("--targets", default="probs")
   parser.add_argument("--steps", type=int, default=500)
