@@ -12,6 +12,8 @@ correctly.
 Result (heavily shared 2-core CPU, ~35 min in all): README's model-stealing table; e.g. uniform
 noise, 10,000 queries: agreement 58.1% undefended, 35.6% with prediction poisoning (0.3), 52.2%
 with rounding to one decimal, the victim's accuracy through the API unchanged (99.17%).
+Synthetic digits (--strategies=synthetic, ~4 min): 85.3% undefended, 60.0% poisoned, 80.0%
+rounded at 10,000 queries; from top-1 labels only (--targets=labels) 64.2%.
 """
 import argparse
 import os
