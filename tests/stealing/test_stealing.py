@@ -34,6 +34,9 @@ def test_synthetic_queries_are_rendered_digits_at_the_victims_size():
   # Images differ from each other (one key per image); 40 = the evaluator test's budget
   # (one compilation).
   assert np.abs(x[1:] - x[:1]).max(axis=(1, 2, 3)).min() > 0.01
+  # Domain randomization ("full_dr"): some digits come inverted (dark on light), which the
+  # canonical "none" rendering (light on black, like sklearn's digits) never gives.
+  assert (x.mean(axis=(1, 2, 3)) > 0.5).any() and (x.mean(axis=(1, 2, 3)) < 0.5).any()
   again = stealing.random_queries(np.random.default_rng(0), 40, (8, 8, 1), "synthetic")
   np.testing.assert_array_equal(x, again)  # Deterministic for a seed ...
   other = stealing.random_queries(np.random.default_rng(1), 40, (8, 8, 1), "synthetic")
