@@ -43,7 +43,7 @@ def test_tiny_configs_build_small_runnable_setups(name, method):
     assert kw.warmup_steps + kw.ramp_steps <= c.total_steps
 
 
-def test_mocked_cifar10_crown_ibp_trains_a_step(tmp_path):
+def test_mocked_cifar10_crown_ibp_trains_a_step(tmp_path, fast_compile):
   tfds = pytest.importorskip("tensorflow_datasets")
   config = cifar10_certified.get_config("method=crown_ibp,tiny")
   with config.unlocked():
