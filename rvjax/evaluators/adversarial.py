@@ -59,7 +59,7 @@ class Evaluator:
     validate.check_positive(num_examples, "num_examples", allow_zero=True)
     self.predict_fn, self.mesh, self.batch_size, self.norm = predict_fn, mesh, batch_size, norm
     validate.check_positive(slack, "slack", allow_zero=True)
-    ds = predictions.head(predictions.load_split(data, split), num_examples)
+    ds = _head(predictions.load_split(data, split), num_examples or None)
     self.dataset, self.split = ds, split
     self.eps = sorted({float(e) for e in eps})
     if not self.eps or self.eps[0] < 0:
@@ -102,7 +102,7 @@ class Evaluator:
     fn, eps, batch = self._fn(attack), jnp.float32(eps), itertools.count()
     out = predictions.collect(lambda x, y: fn(state, x, y, jax.random.fold_in(key, next(batch)),
                                               eps),
-                              predictions.head(self.dataset, num_examples),
+                              _head(self.dataset, num_examples),
                               batch_size=batch_size or self.batch_size, mesh=self.mesh)
     return out.astype(bool)
 
@@ -151,6 +151,11 @@ class Evaluator:
         yield f"sanity/{check}", float(ok)
       yield "sanity/passed", float(all(ok for ok, _ in checks.values()))
       yield "sanity/num_failed", float(sum(not ok for ok, _ in checks.values()))
+
+
+def _head(ds, n: int | None):
+  """The first n examples of `ds` (all if n is None)."""
+  return ds if n is None else type(ds)(ds.images[:n], ds.labels[:n], ds.num_classes)
 
 
 def _correct(predict_fn, attack, state, x, y, key, eps):

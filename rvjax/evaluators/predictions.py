@@ -13,11 +13,6 @@ def load_split(data_cfg, split: str) -> data_lib.Dataset:
                        **dict(data_cfg.get("kwargs", {})))
 
 
-def head(ds: data_lib.Dataset, n: int | None) -> data_lib.Dataset:
-  """The first n examples of `ds` (all of it when n is None or 0)."""
-  return ds if not n else data_lib.Dataset(ds.images[:n], ds.labels[:n], ds.num_classes)
-
-
 def collect(fn, ds: data_lib.Dataset, *, batch_size: int, mesh: Mesh) -> np.ndarray:
   """Applies `fn(images, labels) -> (B, ...)` to every example; returns the (N, ...) results.
 
@@ -43,3 +38,8 @@ def softmax(logits: np.ndarray) -> np.ndarray:
   return e / e.sum(-1, keepdims=True)
 
 
+
+
+def head(ds: data_lib.Dataset, n: int | None) -> data_lib.Dataset:
+  """The first n examples of `ds` (all of it when n is None or 0)."""
+  return ds if not n else data_lib.Dataset(ds.images[:n], ds.labels[:n], ds.num_classes)
