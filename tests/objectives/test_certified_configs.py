@@ -1,5 +1,5 @@
-"""Every certified config's `tiny` variant builds a small, runnable setup, and the CIFAR-10 one
-trains a step on mocked tfds data."""
+"""Every certified config's `tiny` variant builds a small, runnable setup, and CIFAR-10
+smoothing trains a step on mocked tfds data."""
 import glob
 import importlib
 import os
@@ -43,9 +43,11 @@ def test_tiny_configs_build_small_runnable_setups(name, method):
     assert kw.warmup_steps + kw.ramp_steps <= c.total_steps
 
 
-def test_mocked_cifar10_crown_ibp_trains_a_step(tmp_path, fast_compile):
+def test_mocked_cifar10_smoothing_trains_a_step_and_certifies(tmp_path, fast_compile):
+  """The default method (crown_ibp) runs in tests/launch/test_train_configs.py; this runs the
+  other branch of the config: a ResNet on Gaussian noise and the smoothing evaluator."""
   tfds = pytest.importorskip("tensorflow_datasets")
-  config = cifar10_certified.get_config("method=crown_ibp,tiny")
+  config = cifar10_certified.get_config("method=smoothing,tiny")
   with config.unlocked():
     config.data.data_dir = str(tmp_path / "tfds")
   with tfds.testing.mock_data(num_examples=20):
@@ -53,3 +55,5 @@ def test_mocked_cifar10_crown_ibp_trains_a_step(tmp_path, fast_compile):
   assert summary["steps"] == 1 and 0.0 <= summary["test/accuracy"] <= 1.0
   logged = [r for r in writers.read_metrics(str(tmp_path / "w")) if "train/loss" in r]
   assert logged and np.isfinite(logged[-1]["train/loss"])
+  curve = [summary[f"smooth/certified_accuracy/r={r:g}"] for r in digits_certified.RADII]
+  assert all(0.0 <= a <= 1.0 for a in curve) and curve == sorted(curve, reverse=True)
