@@ -14,13 +14,14 @@ CROWN-IBP train at 1.1 eps, as Gowal et al.); sigma, the smoothing noise; tiny (
              epochs; evaluated by the "smoothing" evaluator: CERTIFY with n0 = 100,
              n = 10,000, alpha = 0.001 on the 360 test images at L2 radii 0, 0.25, 0.5, 1.
 
-Certified (IBP / CROWN) accuracies are not a config eval (evaluators see only predict_fn): the
-table script benchmarks/digits_certified_table.py computes them from the checkpoints, next to
-PGD and APGD. Results (README "Certified robustness": first 120 test images, percent,
-shared 2-core CPU): IBP at eps 0.1: clean 90.8, PGD 75.8, IBP-certified 57.5; at eps 0.2: clean
-81.7, PGD@0.2 49.2, IBP-certified 26.7; CROWN-IBP at eps 0.2: clean 70.0, PGD@0.2 52.5,
-IBP-certified 36.7; training takes 15-77 s. Smoothing (n = 2,000): sigma 0.25 certifies 93.3 at
-L2 radius 0.25 and 60.8 at 0.5.
+Certified (IBP / CROWN) accuracies are not among these evals: the "certified" evaluator needs
+the model's apply_fn, which the training loop does not hand evaluators yet; the table script
+benchmarks/digits_certified_table.py computes them from the checkpoints, next to PGD and APGD.
+Results (README "Certified robustness": first 120 test images, percent, shared 2-core CPU): IBP
+at eps 0.1: clean 90.8, PGD 75.8, IBP-certified 57.5; at eps 0.2: clean 81.7, PGD@0.2 49.2,
+IBP-certified 26.7; CROWN-IBP at eps 0.2: clean 70.0, PGD@0.2 52.5, IBP-certified 36.7; training
+takes 15-77 s. Smoothing (n = 2,000): sigma 0.25 certifies 93.3 at L2 radius 0.25 and 60.8 at
+0.5.
 """
 from configs import common
 
