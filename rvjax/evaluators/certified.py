@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rvjax import certify, validate
+from rvjax import data as data_lib
 from rvjax.certify import bounds as bounds_lib
 from rvjax.evaluators import predictions
 
@@ -53,7 +54,7 @@ class Evaluator:
     validate.check_positive(crown_examples, "crown_examples", allow_zero=True)
     self.predict_fn, self.mesh, self.methods = predict_fn, mesh, tuple(methods)
     self.batch_size, self.crown_batch_size = batch_size, crown_batch_size
-    self.dataset = predictions.head(predictions.load_split(data, split), num_examples)
+    self.dataset = predictions.head(data_lib.load_split(data, split), num_examples)
     self.crown_dataset = predictions.head(self.dataset, crown_examples)
     variables = lambda state: {"params": state.params, **state.model_state}
     self._certified = {
