@@ -23,7 +23,7 @@ from rvjax import metrics, models, objectives, sharding
 from rvjax.data import rotation
 from rvjax.objectives import source as source_lib
 from rvjax.objectives import syn2real as syn2real_lib
-from rvjax.train import optim, state as state_lib, step as step_lib
+from rvjax.train import inner, optim, state as state_lib, step as step_lib
 
 LR_ACTIONS = tuple(round(0.1 * i, 1) for i in range(11))  # ASG's per-group multiplier set.
 SOURCE_TASKS = ("photo_rotation", "digits_rotation")
@@ -38,26 +38,38 @@ def check_lr_scales(scales: dict) -> dict:
   return {g: float(m) for g, m in scales.items()}
 
 
-def _train(model, step_fn, tx, train_ds, *, steps, batch_size, seed, init=None,
-           eval_fn=None, eval_every=0):
-  """Trains `steps` steps of the jitted `step_fn`; `init(state) -> state` adjusts the fresh
-  state; returns (final state, [(step, eval_fn(state))...])."""
+@functools.lru_cache(maxsize=16)
+def _chunk_fn(objective, tx, steps: int):
+  """The core's `train_for` over `steps` stacked batches, jitted once per program and length."""
+  return jax.jit(functools.partial(inner.train_for, steps=steps, objective=objective, tx=tx),
+                 donate_argnums=0)
+
+
+def _train(model, objective, tx, train_ds, *, steps, batch_size, seed, chunk, init=None,
+           on_chunk=None):
+  """Trains `steps` steps through `inner.train_for`, `chunk` steps per call (the last call may
+  be shorter); `init(state) -> state` adjusts the fresh state and
+  `on_chunk(state, metrics, done) -> state` runs after each call (model selection, a policy
+  setting the next multipliers), `metrics` stacked over the chunk's steps. Returns the state."""
   mesh = sharding.make_mesh()
   shape = (batch_size,) + train_ds.images.shape[1:]
   state = state_lib.create(model, tx, shape, jax.random.fold_in(jax.random.key(seed), 0), mesh)
   if init is not None:
     state = init(state)
   key = jax.random.fold_in(jax.random.key(seed), 1)
-  batches = data_lib.to_device(data_lib.train_batches(train_ds, batch_size=batch_size,
-                                                      seed=seed), mesh)
-  history = []
-  for i in range(steps):
-    state, m = step_fn(state, next(batches), key)
-    if eval_fn is not None and ((i + 1) % eval_every == 0 or i + 1 == steps):
-      if not np.isfinite(float(m["loss"])):
-        raise FloatingPointError(f"Non-finite loss at step {i + 1}; lower the learning rate.")
-      history.append((i + 1, eval_fn(state)))
-  return state, history
+  batches = data_lib.train_batches(train_ds, batch_size=batch_size, seed=seed)
+  done = 0
+  while done < steps:
+    n = min(chunk, steps - done)
+    stacked = jax.tree.map(lambda *b: np.stack(b), *(next(batches) for _ in range(n)))
+    state, m = _chunk_fn(objective, tx, n)(state, stacked, key)
+    done += n
+    if not np.all(np.asarray(m["finite"]) > 0):
+      raise FloatingPointError(f"Non-finite loss or gradient by step {done}; lower the "
+                               "learning rate.")
+    if on_chunk is not None:
+      state = on_chunk(state, m, done)
+  return state
 
 
 def pretrain_source(path: str, task: str, model_name: str, *, model_kwargs=None, steps=400,
@@ -76,9 +88,8 @@ def pretrain_source(path: str, task: str, model_name: str, *, model_kwargs=None,
   model = models.create(model_name, num_classes=ds.num_classes, **dict(model_kwargs or {}))
   cfg = _optimizer_config("adam", lr, (("all", ".*"),))
   tx = optim.make_optimizer(cfg, _schedule_config(), steps)
-  step_fn = step_lib.compile_train_step(objectives.create("erm", model.apply), tx)
-  state, _ = _train(model, step_fn, tx, ds, steps=steps,
-                    batch_size=batch_size, seed=seed)
+  state = _train(model, objectives.create("erm", model.apply), tx, ds, steps=steps,
+                 batch_size=batch_size, seed=seed, chunk=steps)
   predict = jax.jit(functools.partial(step_lib.predict, model.apply))
   acc = float(np.mean(np.argmax(predict(state, ds.images[:1024]), -1) == ds.labels[:1024]))
   variables = {"params": state.params, **jax.device_get(state.model_state)}
@@ -121,7 +132,7 @@ def _without_seed(config) -> str:
 
 @functools.lru_cache(maxsize=2)
 def _program(config_json: str, num_classes: int):
-  """(model, source or None, jitted train step, optimizer, jitted features fn) of a config."""
+  """(model, source or None, objective, optimizer, jitted features fn) of a config."""
   import ml_collections
   config = ml_collections.ConfigDict(json.loads(config_json))
   model = models.create(config.model.name, num_classes=num_classes, **dict(config.model.kwargs))
@@ -131,7 +142,7 @@ def _program(config_json: str, num_classes: int):
     kwargs["source"] = src
   objective = objectives.create(config.objective.name, model.apply, **kwargs)
   tx = optim.make_optimizer(config.optimizer, config.schedule, config.total_steps)
-  return model, src, step_lib.compile_train_step(objective, tx), tx, _features_fn(model)
+  return model, src, objective, tx, _features_fn(model)
 
 
 @functools.lru_cache(maxsize=8)
@@ -153,7 +164,7 @@ def run(config) -> dict:
   train_ds = _load(config.data.name, "train", data_kwargs)
   val_ds = _load(config.data.name, "val", data_kwargs)
   test_ds = _load(s2r.real, "test", ())
-  model, src, step_fn, tx, features = _program(_without_seed(config), train_ds.num_classes)
+  model, src, objective, tx, features = _program(_without_seed(config), train_ds.num_classes)
   groups = [g for g, _ in optim.parse_groups(config.optimizer.groups)]
   if s2r.random_lr_seed >= 0:
     draw = np.random.default_rng([s2r.random_lr_seed, config.seed]).choice(LR_ACTIONS,
@@ -175,13 +186,16 @@ def run(config) -> dict:
     return state.replace(params=params, model_state=model_state,
                          opt_state=optim.set_lr_scales(state.opt_state, scales))
 
-  def evaluate(state):
-    _, logits = _collect(features, state, val_ds)
-    return float(np.mean(np.argmax(logits, -1) == val_ds.labels)), jax.device_get(state)
+  history = []
 
-  _, history = _train(model, step_fn, tx, train_ds, steps=config.total_steps,
-                      batch_size=config.batch_size, seed=config.seed, init=init,
-                      eval_fn=evaluate, eval_every=config.eval_every_steps)
+  def evaluate(state, m, done):
+    _, logits = _collect(features, state, val_ds)
+    history.append((done, (float(np.mean(np.argmax(logits, -1) == val_ds.labels)),
+                           jax.device_get(state))))
+    return state
+
+  _train(model, objective, tx, train_ds, steps=config.total_steps, batch_size=config.batch_size,
+         seed=config.seed, chunk=config.eval_every_steps, init=init, on_chunk=evaluate)
   best_step, (val_acc, best) = max(history, key=lambda h: h[1][0])  # first best on ties
   feats, logits = _collect(features, best, test_ds)
   out = {"real_test/accuracy": float(np.mean(np.argmax(logits, -1) == test_ds.labels)),
