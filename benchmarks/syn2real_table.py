@@ -20,7 +20,7 @@ from configs import syn2real_digits  # noqa: E402
 from rvjax.train import syn2real  # noqa: E402
 
 # (label, config arg): DR rows from the photo source, then the other source and no-DR.
-TABLE = [(row, f"row={row}") for row in syn2real_digits.ROWS] + [
+TABLE = [(row, f"row={row}") for row in syn2real_digits.ROWS if row != "asg_l2o"] + [
     ("asg_pg (digits source)", "row=asg_pg,source=digits"),
     ("large_lr (digits source)", "row=large_lr,source=digits"),
     ("scratch, no DR", "row=scratch,dr=False"),
@@ -35,6 +35,7 @@ def main():
   parser.add_argument("--only", default="", help="'|'-separated config args of TABLE; all if empty")
   parser.add_argument("--steps", type=int, default=0, help="override total_steps (0: config's)")
   parser.add_argument("--source_dir", default="/tmp/rvjax_syn2real_sources")
+  parser.add_argument("--policy", default="", help="a learned LR policy file: adds row asg_l2o")
   args = parser.parse_args()
   os.makedirs(args.source_dir, exist_ok=True)
   base = syn2real_digits.get_config()
@@ -48,7 +49,8 @@ def main():
   wanted = set(filter(None, args.only.split("|")))
   print(f"{'row':28s} {'real test acc':>15s} {'syn val acc':>13s} {'E_0':>7s} {'E_1':>7s} "
         f"{'E_2':>7s} {'s/run':>6s}", flush=True)
-  for label, arg in TABLE:
+  table = TABLE + ([("asg_l2o", f"row=asg_l2o,policy={args.policy}")] if args.policy else [])
+  for label, arg in table:
     if wanted and arg not in wanted:
       continue
     runs = []

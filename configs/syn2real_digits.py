@@ -12,7 +12,9 @@ Rows (`row=`): scratch (random init, CE), large_lr (one large LR for all layers)
 same plus ASG proxy guidance KL), small_backbone_lr (backbone x0.1, head x1), linear_probe
 (frozen source features + linear head), feature_l2 (feature distillation), l2_sp (weight L2 to
 the source), random_lr (random per-group multipliers from {0, 0.1, .., 1}, drawn per seed),
-csg (InfoNCE to the source's features, memory queue, T = 0.07). `dr=False` renders without
+csg (InfoNCE to the source's features, memory queue, T = 0.07), asg_l2o (asg_pg with the
+per-group multipliers set every `window` steps by a learned LSTM policy, `policy=PATH`, trained by
+benchmarks/l2o_meta_train.py). `dr=False` renders without
 domain randomization (preset "none"). `:tiny` shrinks everything for tests.
 
 Result (`--seeds=5`, 2-core CPU shared with other jobs, 300 steps; real test acc %, mean +- std;
@@ -40,7 +42,7 @@ selection picks the first checkpoint.
 from configs import common
 
 ROWS = ("scratch", "large_lr", "asg_pg", "small_backbone_lr", "linear_probe", "feature_l2",
-        "l2_sp", "random_lr", "csg")
+        "l2_sp", "random_lr", "csg", "asg_l2o")
 SOURCES = {"photo": "photo_rotation", "digits": "digits_rotation"}
 # One group per conv stage (its conv and batch norm) and the head: the L2O action space.
 GROUPS = (("stage0", "(conv|bn)0"), ("stage1", "(conv|bn)1"), ("stage2", "(conv|bn)2"),
@@ -55,7 +57,8 @@ def source_path(source_dir: str, source: str) -> str:
 
 def get_config(arg=None):
   arg = common.parse_arg(arg, row="asg_pg", source="photo", dr=True, tiny=False, seed=0,
-                         lam=1.0, source_dir="/tmp/rvjax_syn2real_sources")
+                         lam=1.0, source_dir="/tmp/rvjax_syn2real_sources",
+                         policy="", window=25)
   if arg.row not in ROWS:
     raise ValueError(f"Unknown row {arg.row!r}; valid: {', '.join(ROWS)}.")
   if arg.source not in SOURCES:
@@ -73,8 +76,11 @@ def get_config(arg=None):
   c.eval_every_steps = 50
   c.progress = False
   from_source = arg.row != "scratch"
-  guidance = {"asg_pg": "kl", "feature_l2": "feature_l2", "l2_sp": "weight_l2"}.get(arg.row,
-                                                                                    "none")
+  if (arg.row == "asg_l2o") != bool(arg.policy):
+    raise ValueError("row=asg_l2o needs policy=PATH (a file from benchmarks/l2o_meta_train.py), "
+                     "and policy= is only for row=asg_l2o.")
+  guidance = {"asg_pg": "kl", "asg_l2o": "kl", "feature_l2": "feature_l2",
+              "l2_sp": "weight_l2"}.get(arg.row, "none")
   lam = {"l2_sp": 0.01 * arg.lam}.get(arg.row, arg.lam)
   source = source_path(arg.source_dir, arg.source) if from_source else ""
   if arg.row == "csg":
@@ -90,7 +96,8 @@ def get_config(arg=None):
     scales.update({g: 0.0 for g in BACKBONE})
   c.syn2real = {"real": "digits", "init_from_source": from_source, "lr_scales": scales,
                 "random_lr_seed": 0 if arg.row == "random_lr" else -1, "queue_size": 512,
-                "source_task": SOURCES[arg.source]}
+                "source_task": SOURCES[arg.source], "policy": arg.policy,
+                "window": arg.window}
   if arg.tiny:
     c.data.kwargs.num = 200
     c.model.kwargs = {"widths": (4, 8, 8)}
@@ -98,5 +105,6 @@ def get_config(arg=None):
     c.total_steps = 6
     c.eval_every_steps = 3
     c.syn2real.queue_size = 32
+    c.syn2real.window = 3
   c.lock()
   return c

@@ -2,18 +2,23 @@
 
 `run(config)` trains on the synthetic digits (config.data), selects the checkpoint with the best
 synthetic-val accuracy (evaluated every config.eval_every_steps), and reports the real test
-accuracy (scikit-learn digits) of that checkpoint. It adds to the shared core (state, train_step,
-optimizer) what launch.train's loop lacks for these rows, all from config.syn2real:
+accuracy (scikit-learn digits) of that checkpoint. Training runs through the core's
+`rvjax.train.train_for` (the train step under lax.scan), one call per chunk of steps between
+model-selection checks or policy decisions. It adds what launch.train's loop lacks for these rows,
+all from config.syn2real:
   * init_from_source: the backbone and batch statistics of the source model file named by
     config.objective.kwargs.source (the model's head stays freshly initialized);
   * lr_scales: fixed per-group learning-rate multipliers {group: m}, m in LR_ACTIONS, set
     through optim.set_lr_scales; random_lr_seed >= 0 instead draws each group's multiplier
     uniformly from LR_ACTIONS (a fixed random draw per seed);
-  * the CSG memory queue in model_state (objective "csg").
+  * the CSG memory queue in model_state (objective "csg");
+  * policy: a learning-rate policy file (rvjax.l2o.policy) that sets every group's multiplier
+    after each `window` steps (its choices are returned as "lr_history").
 """
 import functools
 import json
 import time
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
@@ -21,11 +26,12 @@ import numpy as np
 from rvjax import data as data_lib
 from rvjax import metrics, models, objectives, sharding
 from rvjax.data import rotation
+from rvjax.l2o import policy as policy_lib
 from rvjax.objectives import source as source_lib
 from rvjax.objectives import syn2real as syn2real_lib
 from rvjax.train import inner, optim, state as state_lib, step as step_lib
 
-LR_ACTIONS = tuple(round(0.1 * i, 1) for i in range(11))  # ASG's per-group multiplier set.
+LR_ACTIONS = policy_lib.ACTIONS  # ASG's per-group multiplier set {0, 0.1, ..., 1}.
 SOURCE_TASKS = ("photo_rotation", "digits_rotation")
 ENERGY_ORDERS = (0, 1, 2)
 
@@ -151,21 +157,32 @@ def _load(name: str, split: str, kwargs: tuple) -> data_lib.Dataset:
   return data_lib.load(name, split, **dict(kwargs))
 
 
-def run(config) -> dict:
-  """Trains one syn2real row (see the module docstring); returns its numbers.
+class Row(NamedTuple):
+  """What a syn2real config trains with: model, source (or None), objective, optimizer, the
+  jitted `features(state, images) -> (features, logits)`, the datasets, the parameter groups and
+  `init(state) -> state` (source warm start, CSG queue, the row's fixed multipliers)."""
+  model: Any
+  src: Any
+  objective: Any
+  tx: Any
+  features: Any
+  train_ds: data_lib.Dataset
+  val_ds: data_lib.Dataset
+  test_ds: data_lib.Dataset
+  groups: tuple
+  scales: dict
+  init: Any
 
-  Returns: {"real_test/accuracy", "syn_val/accuracy" (of the selected checkpoint),
-  "selected_step", "energy/s0".."energy/s2" (hyperspherical energies of the selected model's
-  real-test features), "wall_time_s", and "lr_scales" (the multipliers used)}.
-  """
-  start = time.time()
+
+def setup(config) -> Row:
+  """Builds the Row of `config` (compiled pieces cached across seeds)."""
   s2r = config.syn2real
   data_kwargs = tuple(sorted(dict(config.data.kwargs).items()))
   train_ds = _load(config.data.name, "train", data_kwargs)
   val_ds = _load(config.data.name, "val", data_kwargs)
   test_ds = _load(s2r.real, "test", ())
   model, src, objective, tx, features = _program(_without_seed(config), train_ds.num_classes)
-  groups = [g for g, _ in optim.parse_groups(config.optimizer.groups)]
+  groups = tuple(g for g, _ in optim.parse_groups(config.optimizer.groups))
   if s2r.random_lr_seed >= 0:
     draw = np.random.default_rng([s2r.random_lr_seed, config.seed]).choice(LR_ACTIONS,
                                                                            len(groups))
@@ -186,21 +203,89 @@ def run(config) -> dict:
     return state.replace(params=params, model_state=model_state,
                          opt_state=optim.set_lr_scales(state.opt_state, scales))
 
+  return Row(model, src, objective, tx, features, train_ds, val_ds, test_ds, groups, scales,
+             init)
+
+
+def _policy_hook(config, row, policy):
+  """`on_chunk` deploying a learning-rate policy: after each window it observes the window's
+  mean CE and KL, the progress, the head kernel and the current multipliers and sets the next
+  window's multipliers to its most probable actions. Returns (hook, history [(step, scales)])."""
+  carry = [policy_lib.initial_carry(policy["hidden"])]
   history = []
+  decide = jax.jit(lambda params, carry, obs: policy_lib.step(policy, params, carry, obs))
 
-  def evaluate(state, m, done):
-    _, logits = _collect(features, state, val_ds)
-    history.append((done, (float(np.mean(np.argmax(logits, -1) == val_ds.labels)),
-                           jax.device_get(state))))
-    return state
+  def hook(state, m, done):
+    current = optim.lr_scales(state.opt_state)
+    obs = policy_lib.observation(
+        np.mean(m["ce"]) if m else 0.0, np.mean(m.get(row_guidance(config), 0.0)) if m else 0.0,
+        done / config.total_steps, state.params[source_lib.HEAD]["kernel"],
+        [current[g] for g in row.groups])
+    carry[0], logits = decide(policy["params"], carry[0], obs)
+    chosen = [round(float(m), 1) for m in policy_lib.multipliers(np.argmax(logits, -1))]
+    scales = dict(zip(row.groups, chosen))
+    if done < config.total_steps:
+      history.append((done, scales))
+    return state.replace(opt_state=optim.set_lr_scales(state.opt_state, scales))
 
-  _train(model, objective, tx, train_ds, steps=config.total_steps, batch_size=config.batch_size,
-         seed=config.seed, chunk=config.eval_every_steps, init=init, on_chunk=evaluate)
+  return hook, history
+
+
+def row_guidance(config) -> str:
+  """The metric name of the row's guidance term ("kl", "info_nce", ...)."""
+  if config.objective.name == "csg":
+    return "info_nce"
+  return config.objective.kwargs.get("guidance", "none")
+
+
+def train_row(config):
+  """Trains one row; returns (the selected state, its numbers as `run`), the Row."""
+  start = time.time()
+  s2r = config.syn2real
+  row = setup(config)
+  history, lr_history, policy_hook = [], [], None
+  val_ds = row.val_ds
+  policy_path = s2r.get("policy", "")
+  window = s2r.get("window", config.eval_every_steps)
+  if policy_path:
+    policy = policy_lib.load(policy_path, row.groups)
+    policy_hook, lr_history = _policy_hook(config, row, policy)
+    if config.eval_every_steps % window:
+      raise ValueError(f"eval_every_steps={config.eval_every_steps} must be a multiple of the "
+                       f"policy window {window}.")
+
+  def init(state):
+    state = row.init(state)
+    return policy_hook(state, {}, 0) if policy_hook else state
+
+  def on_chunk(state, m, done):
+    if done % config.eval_every_steps == 0 or done == config.total_steps:
+      _, logits = _collect(row.features, state, val_ds)
+      history.append((done, (float(np.mean(np.argmax(logits, -1) == val_ds.labels)),
+                             jax.device_get(state))))
+    return policy_hook(state, m, done) if policy_hook else state
+
+  _train(row.model, row.objective, row.tx, row.train_ds, steps=config.total_steps,
+         batch_size=config.batch_size, seed=config.seed,
+         chunk=window if policy_path else config.eval_every_steps, init=init, on_chunk=on_chunk)
   best_step, (val_acc, best) = max(history, key=lambda h: h[1][0])  # first best on ties
-  feats, logits = _collect(features, best, test_ds)
-  out = {"real_test/accuracy": float(np.mean(np.argmax(logits, -1) == test_ds.labels)),
-         "syn_val/accuracy": val_acc, "selected_step": best_step, "lr_scales": scales}
+  feats, logits = _collect(row.features, best, row.test_ds)
+  out = {"real_test/accuracy": float(np.mean(np.argmax(logits, -1) == row.test_ds.labels)),
+         "syn_val/accuracy": val_acc, "selected_step": best_step, "lr_scales": row.scales}
+  if policy_path:
+    out["lr_history"] = lr_history
   for s in ENERGY_ORDERS:
     out[f"energy/s{s}"] = float(metrics.hyperspherical_energy(feats, s))
   out["wall_time_s"] = time.time() - start
-  return out
+  return best, out, row
+
+
+def run(config) -> dict:
+  """Trains one syn2real row (see the module docstring); returns its numbers.
+
+  Returns: {"real_test/accuracy", "syn_val/accuracy" (of the selected checkpoint),
+  "selected_step", "energy/s0".."energy/s2" (hyperspherical energies of the selected model's
+  real-test features), "wall_time_s", "lr_scales" (the row's initial multipliers) and, for a
+  policy row, "lr_history" [(step, {group: multiplier})] (the policy's choice per window)}.
+  """
+  return train_row(config)[1]
