@@ -44,8 +44,9 @@ def _horizon_config(config, steps: int):
 class Program:
   """The compiled pieces of meta-training for one row config and N optimizees.
 
-  rollout(params, states, key) -> (observations (N, T, D), actions (N, T, G), rewards (N, T))
-  runs the N truncated optimizees under the controller with `params`, as one jitted program.
+  rollout(params, states, key) -> (observations (N, T, D), actions (N, T, G), rewards (N, T),
+  final states) runs the N truncated optimizees under the controller with `params`, as one
+  jitted program.
   """
 
   def __init__(self, config, policy: dict, *, windows: int, window: int, val_num: int = 256):
@@ -92,8 +93,8 @@ class Program:
 
       init = (states, policy_lib.initial_carry(policy["hidden"], (n,)), jnp.zeros(n),
               jnp.zeros(n), jnp.ones((n, len(self.groups))), jax.vmap(val_loss)(states))
-      _, (obs, actions, rewards) = jax.lax.scan(body, init, jnp.arange(windows))
-      return obs.swapaxes(0, 1), actions.swapaxes(0, 1), rewards.swapaxes(0, 1)
+      final, (obs, actions, rewards) = jax.lax.scan(body, init, jnp.arange(windows))
+      return obs.swapaxes(0, 1), actions.swapaxes(0, 1), rewards.swapaxes(0, 1), final[0]
 
     self.rollout = jax.jit(rollout)
     self.val_loss = jax.jit(jax.vmap(val_loss))
@@ -135,7 +136,7 @@ def meta_train(config, *, num_optimizees: int = 8, windows: int = 6, window: int
   history = []
   for it in range(iterations):
     t = time.time()
-    obs, actions, rewards = program.rollout(params, states, jax.random.key(seed * 7919 + it + 1))
+    obs, actions, rewards, _ = program.rollout(params, states, jax.random.key(seed * 7919 + it + 1))
     returns = reinforce.returns_to_go(rewards)
     _, grads = grad_fn(params, obs, actions, returns, baseline)
     baseline = reinforce.update_baseline(baseline, returns, decay=baseline_decay)
