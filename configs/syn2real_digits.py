@@ -14,8 +14,9 @@ same plus ASG proxy guidance KL), small_backbone_lr (backbone x0.1, head x1), li
 the source), random_lr (random per-group multipliers from {0, 0.1, .., 1}, drawn per seed),
 csg (InfoNCE to the source's features, memory queue, T = 0.07), asg_l2o (asg_pg with the
 per-group multipliers set every `window` steps by a learned LSTM policy, `policy=PATH`, trained by
-benchmarks/l2o_meta_train.py). `dr=False` renders without
-domain randomization (preset "none"). `:tiny` shrinks everything for tests.
+benchmarks/l2o_meta_train.py). `st=cbst|crst|drst` self-trains the row's model on the unlabeled
+real digits afterwards (rvjax.train.self_training; benchmarks/self_training_table.py).
+`dr=False` renders without domain randomization (preset "none"). `:tiny` shrinks everything for tests.
 
 Result (`--seeds=5`, 2-core CPU shared with other jobs, 300 steps; real test acc %, mean +- std;
 energies of the real-test features; seconds per run incl. compile on the first seed):
@@ -43,6 +44,7 @@ from configs import common
 
 ROWS = ("scratch", "large_lr", "asg_pg", "small_backbone_lr", "linear_probe", "feature_l2",
         "l2_sp", "random_lr", "csg", "asg_l2o")
+SELF_TRAINING = ("cbst", "crst", "drst")  # rvjax.train.self_training, st=...
 SOURCES = {"photo": "photo_rotation", "digits": "digits_rotation"}
 # One group per conv stage (its conv and batch norm) and the head: the L2O action space.
 GROUPS = (("stage0", "(conv|bn)0"), ("stage1", "(conv|bn)1"), ("stage2", "(conv|bn)2"),
@@ -58,7 +60,7 @@ def source_path(source_dir: str, source: str) -> str:
 def get_config(arg=None):
   arg = common.parse_arg(arg, row="asg_pg", source="photo", dr=True, tiny=False, seed=0,
                          lam=1.0, source_dir="/tmp/rvjax_syn2real_sources",
-                         policy="", window=25)
+                         policy="", window=25, st="none")
   if arg.row not in ROWS:
     raise ValueError(f"Unknown row {arg.row!r}; valid: {', '.join(ROWS)}.")
   if arg.source not in SOURCES:
@@ -98,6 +100,10 @@ def get_config(arg=None):
                 "random_lr_seed": 0 if arg.row == "random_lr" else -1, "queue_size": 512,
                 "source_task": SOURCES[arg.source], "policy": arg.policy,
                 "window": arg.window}
+  if arg.st not in ("none",) + SELF_TRAINING:
+    raise ValueError(f"Unknown st={arg.st!r}; valid: none, {', '.join(SELF_TRAINING)}.")
+  c.self_training = {"method": arg.st, "rounds": 3, "portion": 0.2, "portion_step": 0.2,
+                     "portion_max": 0.6, "steps_per_round": 100, "mrkld": 0.1, "lr": 0.01}
   if arg.tiny:
     c.data.kwargs.num = 200
     c.model.kwargs = {"widths": (4, 8, 8)}
@@ -106,5 +112,6 @@ def get_config(arg=None):
     c.eval_every_steps = 3
     c.syn2real.queue_size = 32
     c.syn2real.window = 3
+    c.self_training.update(rounds=2, steps_per_round=3)
   c.lock()
   return c

@@ -7,13 +7,14 @@ import inspect
 
 from rvjax import validate
 from rvjax.objectives import (adversarial, augmented, augmix, degraded, distill, enhancement, erm,
-                              pixel, restoration, syn2real)
+                              pixel, restoration, self_training, syn2real)
 
 _REGISTRY = {"erm": erm.make, "pgd_at": adversarial.make_pgd_at,
              "fast_at": adversarial.make_fast_at, "trades": adversarial.make_trades,
              "augmix": augmix.make, "distill": distill.make, "pixel": pixel.make,
              "restoration": restoration.make, "zero_dce": enhancement.make_zero_dce,
-             "syn2real": syn2real.make_guided, "csg": syn2real.make_csg}
+             "syn2real": syn2real.make_guided, "csg": syn2real.make_csg,
+             "self_training": self_training.make}
 
 
 def names() -> list[str]:

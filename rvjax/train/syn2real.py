@@ -45,7 +45,7 @@ def check_lr_scales(scales: dict) -> dict:
 
 
 @functools.lru_cache(maxsize=16)
-def _chunk_fn(objective, tx, steps: int):
+def chunk_fn(objective, tx, steps: int):
   """The core's `train_for` over `steps` stacked batches, jitted once per program and length."""
   return jax.jit(functools.partial(inner.train_for, steps=steps, objective=objective, tx=tx),
                  donate_argnums=0)
@@ -68,7 +68,7 @@ def _train(model, objective, tx, train_ds, *, steps, batch_size, seed, chunk, in
   while done < steps:
     n = min(chunk, steps - done)
     stacked = jax.tree.map(lambda *b: np.stack(b), *(next(batches) for _ in range(n)))
-    state, m = _chunk_fn(objective, tx, n)(state, stacked, key)
+    state, m = chunk_fn(objective, tx, n)(state, stacked, key)
     done += n
     if not np.all(np.asarray(m["finite"]) > 0):
       raise FloatingPointError(f"Non-finite loss or gradient by step {done}; lower the "
@@ -122,7 +122,8 @@ def _features_fn(model):
       train=False))
 
 
-def _collect(fn, state, ds, batch_size=512):
+def collect(fn, state, ds, batch_size=512):
+  """`fn(state, images) -> (features, logits)` over a dataset in batches: numpy (N, D), (N, K)."""
   feats, logits = zip(*(fn(state, ds.images[i:i + batch_size])
                         for i in range(0, len(ds), batch_size)))
   return np.concatenate(feats), np.concatenate(logits)
@@ -260,7 +261,7 @@ def train_row(config):
 
   def on_chunk(state, m, done):
     if done % config.eval_every_steps == 0 or done == config.total_steps:
-      _, logits = _collect(row.features, state, val_ds)
+      _, logits = collect(row.features, state, val_ds)
       history.append((done, (float(np.mean(np.argmax(logits, -1) == val_ds.labels)),
                              jax.device_get(state))))
     return policy_hook(state, m, done) if policy_hook else state
@@ -269,7 +270,7 @@ def train_row(config):
          batch_size=config.batch_size, seed=config.seed,
          chunk=window if policy_path else config.eval_every_steps, init=init, on_chunk=on_chunk)
   best_step, (val_acc, best) = max(history, key=lambda h: h[1][0])  # first best on ties
-  feats, logits = _collect(row.features, best, row.test_ds)
+  feats, logits = collect(row.features, best, row.test_ds)
   out = {"real_test/accuracy": float(np.mean(np.argmax(logits, -1) == row.test_ds.labels)),
          "syn_val/accuracy": val_acc, "selected_step": best_step, "lr_scales": row.scales}
   if policy_path:
