@@ -16,6 +16,7 @@ csg (InfoNCE to the source's features, memory queue, T = 0.07), asg_l2o (asg_pg 
 per-group multipliers set every `window` steps by a learned LSTM policy, `policy=PATH`, trained by
 benchmarks/l2o_meta_train.py). `st=cbst|crst|drst` self-trains the row's model on the unlabeled
 real digits afterwards (rvjax.train.self_training; benchmarks/self_training_table.py).
+`knobs=PATH` renders with a learned psi (benchmarks/learn_to_simulate.py) instead of full_dr.
 `dr=False` renders without domain randomization (preset "none"). `:tiny` shrinks everything for tests.
 
 Result (`--seeds=5`, 2-core CPU shared with other jobs, 300 steps; real test acc %, mean +- std;
@@ -40,6 +41,8 @@ patches) are weak, and neither proxy guidance nor CSG beats training from scratc
 the synthetic val split is the canonical rendering (100% from the first eval), so its model
 selection picks the first checkpoint.
 """
+import json
+
 from configs import common
 
 ROWS = ("scratch", "large_lr", "asg_pg", "small_backbone_lr", "linear_probe", "feature_l2",
@@ -60,7 +63,7 @@ def source_path(source_dir: str, source: str) -> str:
 def get_config(arg=None):
   arg = common.parse_arg(arg, row="asg_pg", source="photo", dr=True, tiny=False, seed=0,
                          lam=1.0, source_dir="/tmp/rvjax_syn2real_sources",
-                         policy="", window=25, st="none")
+                         policy="", window=25, st="none", knobs="")
   if arg.row not in ROWS:
     raise ValueError(f"Unknown row {arg.row!r}; valid: {', '.join(ROWS)}.")
   if arg.source not in SOURCES:
@@ -69,6 +72,9 @@ def get_config(arg=None):
   c.seed = arg.seed
   c.data.name = "syndigits"
   c.data.kwargs = {"preset": "full_dr" if arg.dr else "none", "size": 8, "num": 5000}
+  if arg.knobs:  # learned psi (rvjax.l2o.simulate.save_psi) on the "none" preset.
+    with open(arg.knobs) as f:
+      c.data.kwargs.update(preset="none", knobs=json.load(f))
   c.model.name = "cnn"
   c.model.kwargs = {"widths": (16, 32, 64)}
   c.optimizer.update(name="sgd", lr=0.05, momentum=0.9, grad_clip_norm=5.0, groups=GROUPS)

@@ -153,9 +153,9 @@ def _program(config_json: str, num_classes: int):
 
 
 @functools.lru_cache(maxsize=8)
-def _load(name: str, split: str, kwargs: tuple) -> data_lib.Dataset:
+def _load(name: str, split: str, kwargs_json: str) -> data_lib.Dataset:
   """data.load, cached: a table runs many rows and seeds on the same rendered data."""
-  return data_lib.load(name, split, **dict(kwargs))
+  return data_lib.load(name, split, **json.loads(kwargs_json))
 
 
 class Row(NamedTuple):
@@ -178,10 +178,10 @@ class Row(NamedTuple):
 def setup(config) -> Row:
   """Builds the Row of `config` (compiled pieces cached across seeds)."""
   s2r = config.syn2real
-  data_kwargs = tuple(sorted(dict(config.data.kwargs).items()))
+  data_kwargs = json.dumps(config.data.kwargs.to_dict(), sort_keys=True)
   train_ds = _load(config.data.name, "train", data_kwargs)
   val_ds = _load(config.data.name, "val", data_kwargs)
-  test_ds = _load(s2r.real, "test", ())
+  test_ds = _load(s2r.real, "test", "{}")
   model, src, objective, tx, features = _program(_without_seed(config), train_ds.num_classes)
   groups = tuple(g for g, _ in optim.parse_groups(config.optimizer.groups))
   if s2r.random_lr_seed >= 0:
