@@ -23,7 +23,7 @@ from rvjax.l2o import lr_meta, policy as policy_lib  # noqa: E402
 from rvjax.train import syn2real  # noqa: E402
 
 
-def _time(fn, repeats=3):
+def _time(fn, repeats=1):
   jax.block_until_ready(fn())  # compile
   t = time.perf_counter()
   for _ in range(repeats):

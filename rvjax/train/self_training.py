@@ -51,19 +51,25 @@ def _batches(rng, syn, images, labels, weights, steps, half):
 
 
 def run(config) -> dict:
-  """Trains the row, then self-trains (see the module docstring); returns {"method",
-  "real_test/accuracy" (after the last round), "rounds": [{"portion", "selected", "pseudo_acc"
-  (pseudo-label accuracy, measured for the report only), "real_test/accuracy"}], "start":
-  the row's numbers, "wall_time_s"}."""
+  """Trains the row, then self-trains with config.self_training.method (see the module
+  docstring); returns `self_train`'s numbers plus "start": the row's numbers."""
+  best, row_out, row = syn2real.train_row(config)
+  return {**self_train(config, config.self_training.method, best, row), "start": row_out}
+
+
+def self_train(config, method: str, best, row) -> dict:
+  """Self-trains the state `best` of `row` (rvjax.train.syn2real.train_row) with `method` in
+  METHODS; returns {"method", "real_test/accuracy" (after the last round), "rounds":
+  [{"portion", "selected", "pseudo_acc" (pseudo-label accuracy, measured for the report only),
+  "real_test/accuracy"}], "wall_time_s"}."""
   start = time.time()
   cfg = config.self_training
-  validate.check_choice(cfg.method, "self_training.method", st.METHODS)
-  best, row_out, row = syn2real.train_row(config)
+  validate.check_choice(method, "self-training method", st.METHODS)
   real = data_lib.load(config.syn2real.real, "train")
   unlabeled = real.images  # real.labels are read only to report pseudo-label accuracy.
   freeze_bn = bool(config.objective.kwargs.get("freeze_bn", False))
   objective = objectives.create("self_training", row.model.apply, freeze_bn=freeze_bn,
-                                mrkld_weight=cfg.mrkld if cfg.method == "crst" else 0.0)
+                                mrkld_weight=cfg.mrkld if method == "crst" else 0.0)
   opt_cfg = config.optimizer.copy_and_resolve_references()
   with opt_cfg.unlocked():
     opt_cfg.lr = cfg.lr
@@ -77,7 +83,7 @@ def run(config) -> dict:
     _, probs = _probs(row, state, unlabeled)
     labels, selected = st.pseudo_labels(probs, st.class_balanced_thresholds(probs, portion))
     weights = np.ones(len(unlabeled), np.float32)
-    if cfg.method == "drst":
+    if method == "drst":
       p_src, ns, nt = _domain_p_source(row, state, row.train_ds.images[:len(unlabeled)],
                                        unlabeled, config.seed)
       weights = st.density_ratio_weights(p_src, ns, nt)
@@ -93,8 +99,8 @@ def run(config) -> dict:
                    "pseudo_acc": float(np.mean(labels[idx] == real.labels[idx])),
                    "real_test/accuracy": float(np.mean(test_probs.argmax(-1)
                                                        == row.test_ds.labels))})
-  return {"method": cfg.method, "real_test/accuracy": rounds[-1]["real_test/accuracy"],
-          "rounds": rounds, "start": row_out, "wall_time_s": time.time() - start}
+  return {"method": method, "real_test/accuracy": rounds[-1]["real_test/accuracy"],
+          "rounds": rounds, "wall_time_s": time.time() - start}
 
 
 def _constant():
