@@ -110,3 +110,12 @@ def test_reward_is_the_synthetic_val_loss_drop_and_policy_files(tmp_path):
   back = policy_lib.load(path, pol["groups"])
   np.testing.assert_array_equal(jax.tree.leaves(back["params"])[0],
                                 jax.tree.leaves(pol["params"])[0])
+  # Deployed by a config: one decision per window (tiny: 6 steps, window 3), all in the set.
+  out = syn2real.run(syn2real_digits.get_config(
+      f"row=asg_l2o,tiny,source=digits,source_dir={d},policy={path}"))
+  assert [s for s, _ in out["lr_history"]] == [0, 3]
+  for _, scales in out["lr_history"]:
+    assert set(scales) == set(pol["groups"])
+    syn2real.check_lr_scales(scales)
+  with pytest.raises(ValueError, match="policy"):
+    syn2real_digits.get_config("row=asg_l2o")
