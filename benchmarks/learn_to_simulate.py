@@ -11,6 +11,15 @@ the first `--val` images of the real scikit-learn digits TRAIN split (as in Ruiz
 reward is measured on real validation data); the real test split is never used here. Prints the
 learned psi of both and writes them to DIR/psi_{reinforce,gradient}.json, usable as
 `configs/syn2real_digits.py:row=scratch,knobs=DIR/psi_reinforce.json`.
+
+Result (`--out_dir=DIR --iterations=8`, 2-core CPU shared with other jobs): REINFORCE 50 s, mean
+val accuracy of its 8 inner runs 0.175 -> 0.213, psi {rotation +-20.2, shear +-0.12, scale
+[0.84, 1.16], blur [0, 0.53], noise [0, 0.21], jitter [0, 0.083]}; gradient 66 s, val accuracy
+0.200 -> 0.192 (noisy, 2 inner runs), psi {rotation +-8.3, shear +-0.28, scale [0.58, 1.42],
+blur [0, 0.40], noise [0, 0.13], jitter [0, 0.084]}. The inner runs (30 steps) reach only ~20%,
+so the reward is a weak signal. Trained on for 300 steps (syn2real_table.py --seeds=3
+--args="row=scratch,knobs=DIR/psi_reinforce.json|row=scratch,knobs=DIR/psi_gradient.json"):
+61.4 +- 1.6 (REINFORCE psi) and 57.7 +- 2.7 (gradient psi) real test accuracy.
 """
 import argparse
 import json

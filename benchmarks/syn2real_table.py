@@ -38,6 +38,9 @@ def main():
   parser.add_argument("--steps", type=int, default=0, help="override total_steps (0: config's)")
   parser.add_argument("--source_dir", default="/tmp/rvjax_syn2real_sources")
   parser.add_argument("--policy", default="", help="a learned LR policy file: adds row asg_l2o")
+  parser.add_argument("--args", default="",
+                      help="'|'-separated config args to run instead of TABLE, e.g. "
+                           "'row=scratch,knobs=psi.json' (a learned psi)")
   parser.add_argument("--plot", default="", help="PNG path for asg_l2o's multipliers (seed 0)")
   args = parser.parse_args()
   os.makedirs(args.source_dir, exist_ok=True)
@@ -53,6 +56,8 @@ def main():
   print(f"{'row':28s} {'real test acc':>15s} {'syn val acc':>13s} {'E_0':>7s} {'E_1':>7s} "
         f"{'E_2':>7s} {'s/run':>6s}", flush=True)
   table = TABLE + ([("asg_l2o", f"row=asg_l2o,policy={args.policy}")] if args.policy else [])
+  if args.args:
+    table = [(arg.split("/")[-1][:28], arg) for arg in args.args.split("|")]
   for label, arg in table:
     if wanted and arg not in wanted:
       continue

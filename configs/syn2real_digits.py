@@ -40,6 +40,17 @@ DR is far better than no DR (as published); the source models here (rotation pre
 patches) are weak, and neither proxy guidance nor CSG beats training from scratch. Without DR
 the synthetic val split is the canonical rendering (100% from the first eval), so its model
 selection picks the first checkpoint.
+
+Phase 2 rows (3 seeds, same machine, loaded; measured after the rows moved onto train_for, with
+source models re-pretrained through it): scratch 78.7 +- 1.5, asg_pg 73.7 +- 0.1, and
+  asg_l2o (policy from `benchmarks/l2o_meta_train.py --num=4 --windows=4 --window=10
+  --iterations=6`, greedy deployment)                        69.7 +- 1.5   (syn val 72.8)
+  scratch, knobs = psi learned by REINFORCE                  61.4 +- 1.6
+  scratch, knobs = psi learned by unrolled gradients          57.7 +- 2.7
+The briefly meta-trained policy is close to its random initialization; deployed greedily it
+turns the head's multiplier to 0 after the first window, and does worse than asg_pg. The
+learned psi (6 knobs on the "none" preset) beat no DR (38.5) but not full_dr (78.7), whose
+backgrounds, inversion, contrast and distractors psi does not cover.
 """
 import json
 
