@@ -1,6 +1,7 @@
 r"""The synthetic -> real digits ablation table (issue 10), over seeds, in one command.
 
   python benchmarks/syn2real_table.py --seeds=5 [--only="row=asg_pg|row=scratch,dr=False"]
+      [--policy=POLICY_FILE --plot=multipliers.png]   # adds row asg_l2o, plots its choices
 
 Pretrains the two source models once (rotation prediction on photo patches / on the real digits
 train split; skipped when their files exist in --source_dir), then runs every row of
@@ -17,10 +18,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from configs import syn2real_digits  # noqa: E402
+from rvjax.report import plots  # noqa: E402
 from rvjax.train import syn2real  # noqa: E402
 
 # (label, config arg): DR rows from the photo source, then the other source and no-DR.
-TABLE = [(row, f"row={row}") for row in syn2real_digits.ROWS] + [
+TABLE = [(row, f"row={row}") for row in syn2real_digits.ROWS if row != "asg_l2o"] + [
     ("asg_pg (digits source)", "row=asg_pg,source=digits"),
     ("large_lr (digits source)", "row=large_lr,source=digits"),
     ("scratch, no DR", "row=scratch,dr=False"),
@@ -35,6 +37,11 @@ def main():
   parser.add_argument("--only", default="", help="'|'-separated config args of TABLE; all if empty")
   parser.add_argument("--steps", type=int, default=0, help="override total_steps (0: config's)")
   parser.add_argument("--source_dir", default="/tmp/rvjax_syn2real_sources")
+  parser.add_argument("--policy", default="", help="a learned LR policy file: adds row asg_l2o")
+  parser.add_argument("--args", default="",
+                      help="'|'-separated config args to run instead of TABLE, e.g. "
+                           "'row=scratch,knobs=psi.json' (a learned psi)")
+  parser.add_argument("--plot", default="", help="PNG path for asg_l2o's multipliers (seed 0)")
   args = parser.parse_args()
   os.makedirs(args.source_dir, exist_ok=True)
   base = syn2real_digits.get_config()
@@ -48,7 +55,10 @@ def main():
   wanted = set(filter(None, args.only.split("|")))
   print(f"{'row':28s} {'real test acc':>15s} {'syn val acc':>13s} {'E_0':>7s} {'E_1':>7s} "
         f"{'E_2':>7s} {'s/run':>6s}", flush=True)
-  for label, arg in TABLE:
+  table = TABLE + ([("asg_l2o", f"row=asg_l2o,policy={args.policy}")] if args.policy else [])
+  if args.args:
+    table = [(arg.split("/")[-1][:28], arg) for arg in args.args.split("|")]
+  for label, arg in table:
     if wanted and arg not in wanted:
       continue
     runs = []
@@ -58,6 +68,13 @@ def main():
         with config.unlocked():
           config.total_steps = args.steps
       runs.append(syn2real.run(config))
+      if "lr_history" in runs[-1]:
+        steps, chosen = zip(*runs[-1]["lr_history"])
+        print(f"  seed {seed} multipliers per window (steps {list(steps)}): " + "; ".join(
+            f"{g} {[c[g] for c in chosen]}" for g in chosen[0]))
+        if args.plot and seed == 0:
+          plots.lr_multipliers(args.plot, steps, {g: [c[g] for c in chosen] for g in chosen[0]},
+                               title="learned policy's multipliers (asg_l2o, seed 0)")
     get = lambda k: np.array([r[k] for r in runs])
     acc = 100 * get("real_test/accuracy")
     print(f"{label:28s} {acc.mean():7.1f} +- {acc.std():4.1f} "

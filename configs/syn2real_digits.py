@@ -12,8 +12,12 @@ Rows (`row=`): scratch (random init, CE), large_lr (one large LR for all layers)
 same plus ASG proxy guidance KL), small_backbone_lr (backbone x0.1, head x1), linear_probe
 (frozen source features + linear head), feature_l2 (feature distillation), l2_sp (weight L2 to
 the source), random_lr (random per-group multipliers from {0, 0.1, .., 1}, drawn per seed),
-csg (InfoNCE to the source's features, memory queue, T = 0.07). `dr=False` renders without
-domain randomization (preset "none"). `:tiny` shrinks everything for tests.
+csg (InfoNCE to the source's features, memory queue, T = 0.07), asg_l2o (asg_pg with the
+per-group multipliers set every `window` steps by a learned LSTM policy, `policy=PATH`, trained by
+benchmarks/l2o_meta_train.py). `st=cbst|crst|drst` self-trains the row's model on the unlabeled
+real digits afterwards (rvjax.train.self_training; benchmarks/self_training_table.py).
+`knobs=PATH` renders with a learned psi (benchmarks/learn_to_simulate.py) instead of full_dr.
+`dr=False` renders without domain randomization (preset "none"). `:tiny` shrinks everything for tests.
 
 Result (`--seeds=5`, 2-core CPU shared with other jobs, 300 steps; real test acc %, mean +- std;
 energies of the real-test features; seconds per run incl. compile on the first seed):
@@ -36,11 +40,25 @@ DR is far better than no DR (as published); the source models here (rotation pre
 patches) are weak, and neither proxy guidance nor CSG beats training from scratch. Without DR
 the synthetic val split is the canonical rendering (100% from the first eval), so its model
 selection picks the first checkpoint.
+
+Phase 2 rows (3 seeds, same machine, loaded; measured after the rows moved onto train_for, with
+source models re-pretrained through it): scratch 78.7 +- 1.5, asg_pg 73.7 +- 0.1, and
+  asg_l2o (policy from `benchmarks/l2o_meta_train.py --num=4 --windows=4 --window=10
+  --iterations=6`, greedy deployment)                        69.7 +- 1.5   (syn val 72.8)
+  scratch, knobs = psi learned by REINFORCE                  61.4 +- 1.6
+  scratch, knobs = psi learned by unrolled gradients          57.7 +- 2.7
+The briefly meta-trained policy is close to its random initialization; deployed greedily it
+turns the head's multiplier to 0 after the first window, and does worse than asg_pg. The
+learned psi (6 knobs on the "none" preset) beat no DR (38.5) but not full_dr (78.7), whose
+backgrounds, inversion, contrast and distractors psi does not cover.
 """
+import json
+
 from configs import common
 
 ROWS = ("scratch", "large_lr", "asg_pg", "small_backbone_lr", "linear_probe", "feature_l2",
-        "l2_sp", "random_lr", "csg")
+        "l2_sp", "random_lr", "csg", "asg_l2o")
+SELF_TRAINING = ("cbst", "crst", "drst")  # rvjax.train.self_training, st=...
 SOURCES = {"photo": "photo_rotation", "digits": "digits_rotation"}
 # One group per conv stage (its conv and batch norm) and the head: the L2O action space.
 GROUPS = (("stage0", "(conv|bn)0"), ("stage1", "(conv|bn)1"), ("stage2", "(conv|bn)2"),
@@ -55,7 +73,8 @@ def source_path(source_dir: str, source: str) -> str:
 
 def get_config(arg=None):
   arg = common.parse_arg(arg, row="asg_pg", source="photo", dr=True, tiny=False, seed=0,
-                         lam=1.0, source_dir="/tmp/rvjax_syn2real_sources")
+                         lam=1.0, source_dir="/tmp/rvjax_syn2real_sources",
+                         policy="", window=25, st="none", knobs="")
   if arg.row not in ROWS:
     raise ValueError(f"Unknown row {arg.row!r}; valid: {', '.join(ROWS)}.")
   if arg.source not in SOURCES:
@@ -64,6 +83,9 @@ def get_config(arg=None):
   c.seed = arg.seed
   c.data.name = "syndigits"
   c.data.kwargs = {"preset": "full_dr" if arg.dr else "none", "size": 8, "num": 5000}
+  if arg.knobs:  # learned psi (rvjax.l2o.simulate.save_psi) on the "none" preset.
+    with open(arg.knobs) as f:
+      c.data.kwargs.update(preset="none", knobs=json.load(f))
   c.model.name = "cnn"
   c.model.kwargs = {"widths": (16, 32, 64)}
   c.optimizer.update(name="sgd", lr=0.05, momentum=0.9, grad_clip_norm=5.0, groups=GROUPS)
@@ -73,8 +95,11 @@ def get_config(arg=None):
   c.eval_every_steps = 50
   c.progress = False
   from_source = arg.row != "scratch"
-  guidance = {"asg_pg": "kl", "feature_l2": "feature_l2", "l2_sp": "weight_l2"}.get(arg.row,
-                                                                                    "none")
+  if (arg.row == "asg_l2o") != bool(arg.policy):
+    raise ValueError("row=asg_l2o needs policy=PATH (a file from benchmarks/l2o_meta_train.py), "
+                     "and policy= is only for row=asg_l2o.")
+  guidance = {"asg_pg": "kl", "asg_l2o": "kl", "feature_l2": "feature_l2",
+              "l2_sp": "weight_l2"}.get(arg.row, "none")
   lam = {"l2_sp": 0.01 * arg.lam}.get(arg.row, arg.lam)
   source = source_path(arg.source_dir, arg.source) if from_source else ""
   if arg.row == "csg":
@@ -90,7 +115,12 @@ def get_config(arg=None):
     scales.update({g: 0.0 for g in BACKBONE})
   c.syn2real = {"real": "digits", "init_from_source": from_source, "lr_scales": scales,
                 "random_lr_seed": 0 if arg.row == "random_lr" else -1, "queue_size": 512,
-                "source_task": SOURCES[arg.source]}
+                "source_task": SOURCES[arg.source], "policy": arg.policy,
+                "window": arg.window}
+  if arg.st not in ("none",) + SELF_TRAINING:
+    raise ValueError(f"Unknown st={arg.st!r}; valid: none, {', '.join(SELF_TRAINING)}.")
+  c.self_training = {"method": arg.st, "rounds": 3, "portion": 0.2, "portion_step": 0.2,
+                     "portion_max": 0.6, "steps_per_round": 100, "mrkld": 0.1, "lr": 0.01}
   if arg.tiny:
     c.data.kwargs.num = 200
     c.model.kwargs = {"widths": (4, 8, 8)}
@@ -98,5 +128,7 @@ def get_config(arg=None):
     c.total_steps = 6
     c.eval_every_steps = 3
     c.syn2real.queue_size = 32
+    c.syn2real.window = 3
+    c.self_training.update(rounds=2, steps_per_round=3)
   c.lock()
   return c

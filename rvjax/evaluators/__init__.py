@@ -6,13 +6,14 @@ jitted `predict_fn(state, images) -> logits`; evaluators never touch the model.
 import inspect
 
 from rvjax import validate
-from rvjax.evaluators import (adversarial, calibration, classification, corruption,
+from rvjax.evaluators import (adversarial, calibration, certified, classification, corruption,
                               enhance_classify, ood, restoration, smoothing)
 
 _REGISTRY = {"classification": classification.Evaluator, "adversarial": adversarial.Evaluator,
              "calibration": calibration.Evaluator, "corruption": corruption.Evaluator,
              "ood": ood.Evaluator, "smoothing": smoothing.Evaluator,
-             "restoration": restoration.Evaluator, "enhance_classify": enhance_classify.Evaluator}
+             "certified": certified.Evaluator, "restoration": restoration.Evaluator,
+             "enhance_classify": enhance_classify.Evaluator}
 
 
 def names() -> list[str]:
@@ -21,16 +22,17 @@ def names() -> list[str]:
 
 
 def create(kind: str, predict_fn, *, workdir: str | None = None, member_logits_fn=None,
-           **kwargs):
+           apply_fn=None, **kwargs):
   """Builds the evaluator of type `kind`; unknown types raise ValueError.
 
   Optional context goes only to evaluators whose constructor takes it: `workdir` (the run's
   directory, for plots and reports) and `member_logits_fn` (`(state, images) -> (M, B, K)`
-  logits of ensemble members or MC-dropout samples, for mutual information; None otherwise).
+  logits of ensemble members or MC-dropout samples, for mutual information; None otherwise)
+  and `apply_fn` (the model's flax apply, for bound propagation: `certified`).
   """
   validate.check_choice(kind, "evaluator type", _REGISTRY)
   cls = _REGISTRY[kind]
   accepted = inspect.signature(cls).parameters
-  context = {"workdir": workdir, "member_logits_fn": member_logits_fn}
+  context = {"workdir": workdir, "member_logits_fn": member_logits_fn, "apply_fn": apply_fn}
   kwargs.update({k: v for k, v in context.items() if k in accepted})
   return cls(predict_fn, **kwargs)

@@ -32,3 +32,6 @@ def softmax(logits: np.ndarray) -> np.ndarray:
   return e / e.sum(-1, keepdims=True)
 
 
+def head(ds: data_lib.Dataset, n: int | None) -> data_lib.Dataset:
+  """The first n examples of `ds` (all of it when n is None or 0)."""
+  return ds if not n else data_lib.Dataset(ds.images[:n], ds.labels[:n], ds.num_classes)

@@ -8,10 +8,11 @@ does); the API returns softmax probabilities, after the optional defence
 core's train step (`rvjax.train.fit`) on the answers: the "distill" objective on the returned
 probabilities (renormalized) or "erm" on their top-1 labels.
 
-Strategies (rvjax.stealing.queries): "uniform", "gaussian", "photos" draw all `budget` queries at
-once; "margin" spends budget / (rounds + 1) on random photo crops, trains, then in each of
-`rounds` rounds queries the pool crops with the smallest substitute margin and retrains from
-scratch on everything answered so far (pool: `pool_factor` x budget photo crops).
+Strategies (rvjax.stealing.queries): "uniform", "gaussian", "photos", "synthetic" (rendered,
+domain-randomized digits) draw all `budget` queries at once; "margin" spends
+budget / (rounds + 1) on random photo crops, trains, then in each of `rounds` rounds queries the
+pool crops with the smallest substitute margin and retrains from scratch on everything answered
+so far (pool: `pool_factor` x budget photo crops).
 """
 import jax
 import jax.numpy as jnp

@@ -7,7 +7,7 @@ import inspect
 
 from rvjax import validate
 from rvjax.objectives import (adversarial, augmented, augmix, certified, degraded, distill,
-                              enhancement, erm, restoration, syn2real)
+                              enhancement, erm, restoration, self_training, syn2real)
 
 _REGISTRY = {"erm": erm.make, "pgd_at": adversarial.make_pgd_at,
              "fast_at": adversarial.make_fast_at, "trades": adversarial.make_trades,
@@ -16,7 +16,8 @@ _REGISTRY = {"erm": erm.make, "pgd_at": adversarial.make_pgd_at,
              "enlightengan": enhancement.make_enlightengan,
              "syn2real": syn2real.make_guided, "csg": syn2real.make_csg,
              "ibp": certified.make_ibp, "crown_ibp": certified.make_crown_ibp,
-             "gaussian_noise": certified.make_gaussian_noise}
+             "gaussian_noise": certified.make_gaussian_noise,
+             "self_training": self_training.make}
 
 
 def names() -> list[str]:

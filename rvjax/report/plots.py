@@ -112,3 +112,17 @@ def image_grid(path: str, columns: dict, *, max_rows: int = 4) -> str:
       axes[i, j].set_axis_off()
     axes[0, j].set_title(title, fontsize=9)
   return _save(fig, path)
+
+
+def lr_multipliers(path: str, steps, multipliers: dict, *, title: str = "") -> str:
+  """Per-group learning-rate multipliers chosen over training, as steps: steps (T,) where each
+  choice starts, multipliers {group: (T,) values in [0, 1]}."""
+  fig = _figure((6, 3.5))
+  ax = fig.subplots()
+  for name, values in multipliers.items():
+    ax.step(list(steps), list(values), where="post", marker="o", ms=3, label=name)
+  ax.set(xlabel="training step", ylabel="lr multiplier", ylim=(-0.05, 1.05))
+  ax.set_title(title, fontsize=10)
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8)
+  return _save(fig, path)

@@ -160,6 +160,23 @@ def adversarial(run: Run) -> list[Section]:
   return sections
 
 
+def certified(run: Run) -> list[Section]:
+  sections = []
+  for n in run.evals_of("certified"):
+    table, _ = adversarial_table(run, n)
+    s = Section(f"Certified robustness ({n}: linf, bound propagation)")
+    if not table:
+      s.missing = f"eval {n!r} has no results yet: `python -m launch.evaluate --workdir={run.workdir}`."
+    else:
+      eps = sorted({e for accs in table.values() for e in accs})
+      s.rows = [["bound", *[f"eps={e:.4g}" for e in eps]],
+                *[[m, *[pct(accs.get(e)) for e in eps]] for m, accs in table.items()]]
+      s.notes.append(f"Clean accuracy {pct(run.get(f'{n}/clean_accuracy'))}%; certified accuracy "
+                     "in %: proven correct over the whole ball (a lower bound on robust accuracy).")
+    sections.append(s)
+  return sections
+
+
 def ood(run: Run) -> Section:
   s = Section("Out-of-distribution detection (AUROC, %)")
   n = _test_eval(run, "ood")
@@ -196,13 +213,13 @@ def other(run: Run, known: set) -> list[Section]:
   return sections
 
 
-KNOWN = {"classification", "calibration", "corruption", "adversarial", "ood"}
+KNOWN = {"classification", "calibration", "corruption", "adversarial", "certified", "ood"}
 
 
 def build(run: Run) -> list[Section]:
   """Every section of `run`'s scorecard, in reading order."""
-  return [clean(run), calibration(run), corruption(run), *adversarial(run), ood(run),
-          *other(run, KNOWN)]
+  return [clean(run), calibration(run), corruption(run), *adversarial(run), *certified(run),
+          ood(run), *other(run, KNOWN)]
 
 
 def headline(run: Run) -> dict:

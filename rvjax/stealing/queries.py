@@ -6,11 +6,12 @@ Query strategies (all images float32 (N, H, W, C) in [0, 1]):
   "gaussian": i.i.d. N(0.5, 0.25^2) pixels, clipped to [0, 1];
   "photos":   random crops of scikit-image's bundled photos (out-of-distribution natural images,
               `rvjax.evaluators.ood.photo_crops`);
+  "synthetic": digits of uniformly drawn classes from the domain-randomized renderer
+              (`rvjax.data.synthetic.render` with the "full_dr" knobs) at the victim's image
+              size; the drawn classes are not used, the victim labels the images;
   "margin":   active selection from a pool of photo crops: the queries the current substitute is
               least sure about (smallest top-1 minus top-2 probability), see `smallest_margin`
               and rvjax.evaluators.stealing.
-(The synthetic stroke renderer `rvjax.data.synthetic` is not in this tree yet; it would be one
-more strategy here.)
 
 Defences transform the probabilities the API returns:
   `round_probs`:  rounding to a few decimals (Tramer et al.'s suggested counter-measure);
@@ -23,9 +24,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rvjax.data import knobs, synthetic
 from rvjax.evaluators import ood
 
-RANDOM = ("uniform", "gaussian", "photos")
+RANDOM = ("uniform", "gaussian", "photos", "synthetic")
 STRATEGIES = RANDOM + ("margin",)
 DEFENCES = ("", "round", "poison")
 
@@ -37,8 +39,14 @@ def check_budget(budget) -> int:
   return int(budget)
 
 
+_render = jax.jit(synthetic.render, static_argnames=("size", "channels"))
+
+
 def random_queries(rng: np.random.Generator, n: int, shape, kind: str) -> np.ndarray:
-  """n query images of `shape` (H, W, C) of a RANDOM kind: float32 (n, H, W, C) in [0, 1]."""
+  """n query images of `shape` (H, W, C) of a RANDOM kind: float32 (n, H, W, C) in [0, 1].
+
+  "synthetic" needs square images with 1 or 3 channels (ValueError otherwise).
+  """
   check_budget(n)
   if kind == "uniform":
     return rng.uniform(0.0, 1.0, (n,) + tuple(shape)).astype(np.float32)
@@ -46,6 +54,14 @@ def random_queries(rng: np.random.Generator, n: int, shape, kind: str) -> np.nda
     return np.clip(rng.normal(0.5, 0.25, (n,) + tuple(shape)), 0.0, 1.0).astype(np.float32)
   if kind == "photos":
     return ood.photo_crops(rng, n, tuple(shape))
+  if kind == "synthetic":
+    (height, width, channels) = shape
+    if height != width or channels not in (1, 3):
+      raise ValueError(f"Synthetic queries need square images with 1 or 3 channels, got {shape}.")
+    key = jax.random.key(int(rng.integers(2**31)))
+    labels = jnp.asarray(rng.integers(0, 10, n), jnp.int32)
+    return np.asarray(_render(key, labels, knobs.make("full_dr"), size=height,
+                              channels=channels))
   raise ValueError(f"Unknown random query kind {kind!r}; valid: {', '.join(RANDOM)}.")
 
 

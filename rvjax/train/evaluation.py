@@ -1,7 +1,8 @@
 """Evaluating a run: the evals of its config, the actions after training, a finished workdir.
 
-Evaluators receive the jitted `predict_fn` (and `member_logits_fn`), never the model
-(rvjax.evaluators). After the last step, and before the final checkpoint and evals, the loop runs
+Evaluators receive the jitted `predict_fn` (and `member_logits_fn`); only bound propagation
+(the certified evaluator) also receives the model's `apply_fn` (rvjax.evaluators). After the last
+step, and before the final checkpoint and evals, the loop runs
 `post_training_actions(config, state)` in order: each `action(state, ctx) -> (state, metrics)` may
 change the state (an SNGP covariance, then a fitted temperature) and logs its metrics under its
 name.
@@ -17,17 +18,20 @@ from rvjax.uncertainty import sngp
 
 
 def run_evals(config, predict_fn, state, mesh, writer, step: int, workdir: str | None = None,
-              member_logits_fn=None) -> dict:
+              member_logits_fn=None, apply_fn=None) -> dict:
   """Runs every evaluator in config.evals and writes "name/metric" values at `step`.
 
-  Evaluators that take a `workdir` argument get `workdir`; the evals are recorded in
-  workdir/evals.json for the report (`rvjax.report.records.record_evals`).
+  Optional context goes only to evaluators whose constructor takes it (rvjax.evaluators.create):
+  `workdir`, `member_logits_fn`, and the model's `apply_fn` (bound propagation, the certified
+  evaluator). The evals are recorded in workdir/evals.json for the report
+  (`rvjax.report.records.record_evals`).
   """
   results = {}
   for name, ecfg in config.evals.items():
     kwargs = {k: v for k, v in ecfg.items() if k != "type"}
     ev = evaluators_lib.create(ecfg.type, predict_fn, data=config.data, mesh=mesh,
-                               workdir=workdir, member_logits_fn=member_logits_fn, **kwargs)
+                               workdir=workdir, member_logits_fn=member_logits_fn,
+                               apply_fn=apply_fn, **kwargs)
     results.update({f"{name}/{k}": v for k, v in ev.run(state)})
   if results:
     writer.write(step, results)
@@ -87,6 +91,6 @@ def evaluate_workdir(workdir: str, evals=None) -> dict:
     writer = writers.MetricWriter(workdir)
     results = run_evals(config, build_lib.make_predict_fn(config, model, mesh), state, mesh,
                         writer, resume.step_of(state), workdir,
-                        build_lib.make_member_logits_fn(config, model, mesh))
+                        build_lib.make_member_logits_fn(config, model, mesh), model.apply)
     writer.close()
   return results

@@ -171,14 +171,14 @@ def _train(run: _Run, state, source: str, meta: dict, start_time: float) -> dict
       log.last_saved = done
     if last or (config.eval_every_steps and done % config.eval_every_steps == 0):
       results = evaluation.run_evals(config, predict_fn, state, mesh, writer, done, run.workdir,
-                                     members_fn)
+                                     members_fn, run.model.apply)
     if stopped:
       total_steps = done
       break
   log.close()
   if start_step == total_steps:  # Already trained: evaluate the final checkpoint again.
     results = evaluation.run_evals(config, predict_fn, state, mesh, writer, total_steps,
-                                   run.workdir, members_fn)
+                                   run.workdir, members_fn, run.model.apply)
   summary = {"steps": total_steps, "wall_time_s": time.time() - start_time, "source": source,
              **results}
   provenance = report_records.environment()

@@ -2,18 +2,23 @@
 
 `run(config)` trains on the synthetic digits (config.data), selects the checkpoint with the best
 synthetic-val accuracy (evaluated every config.eval_every_steps), and reports the real test
-accuracy (scikit-learn digits) of that checkpoint. It adds to the shared core (state, train_step,
-optimizer) what launch.train's loop lacks for these rows, all from config.syn2real:
+accuracy (scikit-learn digits) of that checkpoint. Training runs through the core's
+`rvjax.train.train_for` (the train step under lax.scan), one call per chunk of steps between
+model-selection checks or policy decisions. It adds what launch.train's loop lacks for these rows,
+all from config.syn2real:
   * init_from_source: the backbone and batch statistics of the source model file named by
     config.objective.kwargs.source (the model's head stays freshly initialized);
   * lr_scales: fixed per-group learning-rate multipliers {group: m}, m in LR_ACTIONS, set
     through optim.set_lr_scales; random_lr_seed >= 0 instead draws each group's multiplier
     uniformly from LR_ACTIONS (a fixed random draw per seed);
-  * the CSG memory queue in model_state (objective "csg").
+  * the CSG memory queue in model_state (objective "csg");
+  * policy: a learning-rate policy file (rvjax.l2o.policy) that sets every group's multiplier
+    after each `window` steps (its choices are returned as "lr_history").
 """
 import functools
 import json
 import time
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
@@ -21,11 +26,12 @@ import numpy as np
 from rvjax import data as data_lib
 from rvjax import metrics, models, objectives, sharding
 from rvjax.data import rotation
+from rvjax.l2o import policy as policy_lib
 from rvjax.objectives import source as source_lib
 from rvjax.objectives import syn2real as syn2real_lib
-from rvjax.train import optim, replicas, state as state_lib, step as step_lib
+from rvjax.train import inner, optim, replicas, state as state_lib, step as step_lib
 
-LR_ACTIONS = tuple(round(0.1 * i, 1) for i in range(11))  # ASG's per-group multiplier set.
+LR_ACTIONS = policy_lib.ACTIONS  # ASG's per-group multiplier set {0, 0.1, ..., 1}.
 SOURCE_TASKS = ("photo_rotation", "digits_rotation")
 ENERGY_ORDERS = (0, 1, 2)
 
@@ -38,10 +44,19 @@ def check_lr_scales(scales: dict) -> dict:
   return {g: float(m) for g, m in scales.items()}
 
 
-def _train(model, step_fn, tx, train_ds, *, steps, batch_size, seed, init=None,
-           eval_fn=None, eval_every=0):
-  """Trains `steps` steps of the jitted `step_fn`; `init(state) -> state` adjusts the fresh
-  state; returns (final state, [(step, eval_fn(state))...])."""
+@functools.lru_cache(maxsize=16)
+def chunk_fn(objective, tx, steps: int):
+  """The core's `train_for` over `steps` stacked batches, jitted once per program and length."""
+  return jax.jit(functools.partial(inner.train_for, steps=steps, objective=objective, tx=tx),
+                 donate_argnums=0)
+
+
+def _train(model, objective, tx, train_ds, *, steps, batch_size, seed, chunk, init=None,
+           on_chunk=None):
+  """Trains `steps` steps through `inner.train_for`, `chunk` steps per call (the last call may
+  be shorter); `init(state) -> state` adjusts the fresh state and
+  `on_chunk(state, metrics, done) -> state` runs after each call (model selection, a policy
+  setting the next multipliers), `metrics` stacked over the chunk's steps. Returns the state."""
   mesh = sharding.make_mesh()
   shape = (batch_size,) + train_ds.images.shape[1:]
   state = replicas.Single().create_state(state_lib.init_fn(model, tx, shape),
@@ -49,16 +64,19 @@ def _train(model, step_fn, tx, train_ds, *, steps, batch_size, seed, init=None,
   if init is not None:
     state = init(state)
   key = jax.random.fold_in(jax.random.key(seed), 1)
-  batches = data_lib.to_device(data_lib.train_batches(train_ds, batch_size=batch_size,
-                                                      seed=seed), mesh)
-  history = []
-  for i in range(steps):
-    state, m = step_fn(state, next(batches), key)
-    if eval_fn is not None and ((i + 1) % eval_every == 0 or i + 1 == steps):
-      if not np.isfinite(float(m["loss"])):
-        raise FloatingPointError(f"Non-finite loss at step {i + 1}; lower the learning rate.")
-      history.append((i + 1, eval_fn(state)))
-  return state, history
+  batches = data_lib.train_batches(train_ds, batch_size=batch_size, seed=seed)
+  done = 0
+  while done < steps:
+    n = min(chunk, steps - done)
+    stacked = jax.tree.map(lambda *b: np.stack(b), *(next(batches) for _ in range(n)))
+    state, m = chunk_fn(objective, tx, n)(state, stacked, key)
+    done += n
+    if not np.all(np.asarray(m["finite"]) > 0):
+      raise FloatingPointError(f"Non-finite loss or gradient by step {done}; lower the "
+                               "learning rate.")
+    if on_chunk is not None:
+      state = on_chunk(state, m, done)
+  return state
 
 
 def pretrain_source(path: str, task: str, model_name: str, *, model_kwargs=None, steps=400,
@@ -77,9 +95,8 @@ def pretrain_source(path: str, task: str, model_name: str, *, model_kwargs=None,
   model = models.create(model_name, num_classes=ds.num_classes, **dict(model_kwargs or {}))
   cfg = _optimizer_config("adam", lr, (("all", ".*"),))
   tx = optim.make_optimizer(cfg, _schedule_config(), steps)
-  step_fn = step_lib.compile_train_step(objectives.create("erm", model.apply), tx)
-  state, _ = _train(model, step_fn, tx, ds, steps=steps,
-                    batch_size=batch_size, seed=seed)
+  state = _train(model, objectives.create("erm", model.apply), tx, ds, steps=steps,
+                 batch_size=batch_size, seed=seed, chunk=steps)
   predict = jax.jit(functools.partial(step_lib.predict, model.apply))
   acc = float(np.mean(np.argmax(predict(state, ds.images[:1024]), -1) == ds.labels[:1024]))
   variables = {"params": state.params, **jax.device_get(state.model_state)}
@@ -106,7 +123,8 @@ def _features_fn(model):
       train=False))
 
 
-def _collect(fn, state, ds, batch_size=512):
+def collect(fn, state, ds, batch_size=512):
+  """`fn(state, images) -> (features, logits)` over a dataset in batches: numpy (N, D), (N, K)."""
   feats, logits = zip(*(fn(state, ds.images[i:i + batch_size])
                         for i in range(0, len(ds), batch_size)))
   return np.concatenate(feats), np.concatenate(logits)
@@ -122,7 +140,7 @@ def _without_seed(config) -> str:
 
 @functools.lru_cache(maxsize=2)
 def _program(config_json: str, num_classes: int):
-  """(model, source or None, jitted train step, optimizer, jitted features fn) of a config."""
+  """(model, source or None, objective, optimizer, jitted features fn) of a config."""
   import ml_collections
   config = ml_collections.ConfigDict(json.loads(config_json))
   model = models.create(config.model.name, num_classes=num_classes, **dict(config.model.kwargs))
@@ -132,30 +150,41 @@ def _program(config_json: str, num_classes: int):
     kwargs["source"] = src
   objective = objectives.create(config.objective.name, model.apply, **kwargs)
   tx = optim.make_optimizer(config.optimizer, config.schedule, config.total_steps)
-  return model, src, step_lib.compile_train_step(objective, tx), tx, _features_fn(model)
+  return model, src, objective, tx, _features_fn(model)
 
 
 @functools.lru_cache(maxsize=8)
-def _load(name: str, split: str, kwargs: tuple) -> data_lib.Dataset:
+def _load(name: str, split: str, kwargs_json: str) -> data_lib.Dataset:
   """data.load, cached: a table runs many rows and seeds on the same rendered data."""
-  return data_lib.load(name, split, **dict(kwargs))
+  return data_lib.load(name, split, **json.loads(kwargs_json))
 
 
-def run(config) -> dict:
-  """Trains one syn2real row (see the module docstring); returns its numbers.
+class Row(NamedTuple):
+  """What a syn2real config trains with: model, source (or None), objective, optimizer, the
+  jitted `features(state, images) -> (features, logits)`, the datasets, the parameter groups and
+  `init(state) -> state` (source warm start, CSG queue, the row's fixed multipliers)."""
+  model: Any
+  src: Any
+  objective: Any
+  tx: Any
+  features: Any
+  train_ds: data_lib.Dataset
+  val_ds: data_lib.Dataset
+  test_ds: data_lib.Dataset
+  groups: tuple
+  scales: dict
+  init: Any
 
-  Returns: {"real_test/accuracy", "syn_val/accuracy" (of the selected checkpoint),
-  "selected_step", "energy/s0".."energy/s2" (hyperspherical energies of the selected model's
-  real-test features), "wall_time_s", and "lr_scales" (the multipliers used)}.
-  """
-  start = time.time()
+
+def setup(config) -> Row:
+  """Builds the Row of `config` (compiled pieces cached across seeds)."""
   s2r = config.syn2real
-  data_kwargs = tuple(sorted(dict(config.data.kwargs).items()))
+  data_kwargs = json.dumps(config.data.kwargs.to_dict(), sort_keys=True)
   train_ds = _load(config.data.name, "train", data_kwargs)
   val_ds = _load(config.data.name, "val", data_kwargs)
-  test_ds = _load(s2r.real, "test", ())
-  model, src, step_fn, tx, features = _program(_without_seed(config), train_ds.num_classes)
-  groups = [g for g, _ in optim.parse_groups(config.optimizer.groups)]
+  test_ds = _load(s2r.real, "test", "{}")
+  model, src, objective, tx, features = _program(_without_seed(config), train_ds.num_classes)
+  groups = tuple(g for g, _ in optim.parse_groups(config.optimizer.groups))
   if s2r.random_lr_seed >= 0:
     draw = np.random.default_rng([s2r.random_lr_seed, config.seed]).choice(LR_ACTIONS,
                                                                            len(groups))
@@ -176,18 +205,89 @@ def run(config) -> dict:
     return state.replace(params=params, model_state=model_state,
                          opt_state=optim.set_lr_scales(state.opt_state, scales))
 
-  def evaluate(state):
-    _, logits = _collect(features, state, val_ds)
-    return float(np.mean(np.argmax(logits, -1) == val_ds.labels)), jax.device_get(state)
+  return Row(model, src, objective, tx, features, train_ds, val_ds, test_ds, groups, scales,
+             init)
 
-  _, history = _train(model, step_fn, tx, train_ds, steps=config.total_steps,
-                      batch_size=config.batch_size, seed=config.seed, init=init,
-                      eval_fn=evaluate, eval_every=config.eval_every_steps)
+
+def _policy_hook(config, row, policy):
+  """`on_chunk` deploying a learning-rate policy: after each window it observes the window's
+  mean CE and KL, the progress, the head kernel and the current multipliers and sets the next
+  window's multipliers to its most probable actions. Returns (hook, history [(step, scales)])."""
+  carry = [policy_lib.initial_carry(policy["hidden"])]
+  history = []
+  decide = jax.jit(lambda params, carry, obs: policy_lib.step(policy, params, carry, obs))
+
+  def hook(state, m, done):
+    current = optim.lr_scales(state.opt_state)
+    obs = policy_lib.observation(
+        np.mean(m["ce"]) if m else 0.0, np.mean(m.get(row_guidance(config), 0.0)) if m else 0.0,
+        done / config.total_steps, state.params[source_lib.HEAD]["kernel"],
+        [current[g] for g in row.groups])
+    carry[0], logits = decide(policy["params"], carry[0], obs)
+    chosen = [round(float(m), 1) for m in policy_lib.multipliers(np.argmax(logits, -1))]
+    scales = dict(zip(row.groups, chosen))
+    if done < config.total_steps:
+      history.append((done, scales))
+    return state.replace(opt_state=optim.set_lr_scales(state.opt_state, scales))
+
+  return hook, history
+
+
+def row_guidance(config) -> str:
+  """The metric name of the row's guidance term ("kl", "info_nce", ...)."""
+  if config.objective.name == "csg":
+    return "info_nce"
+  return config.objective.kwargs.get("guidance", "none")
+
+
+def train_row(config):
+  """Trains one row; returns (the selected state, its numbers as `run`), the Row."""
+  start = time.time()
+  s2r = config.syn2real
+  row = setup(config)
+  history, lr_history, policy_hook = [], [], None
+  val_ds = row.val_ds
+  policy_path = s2r.get("policy", "")
+  window = s2r.get("window", config.eval_every_steps)
+  if policy_path:
+    policy = policy_lib.load(policy_path, row.groups)
+    policy_hook, lr_history = _policy_hook(config, row, policy)
+    if config.eval_every_steps % window:
+      raise ValueError(f"eval_every_steps={config.eval_every_steps} must be a multiple of the "
+                       f"policy window {window}.")
+
+  def init(state):
+    state = row.init(state)
+    return policy_hook(state, {}, 0) if policy_hook else state
+
+  def on_chunk(state, m, done):
+    if done % config.eval_every_steps == 0 or done == config.total_steps:
+      _, logits = collect(row.features, state, val_ds)
+      history.append((done, (float(np.mean(np.argmax(logits, -1) == val_ds.labels)),
+                             jax.device_get(state))))
+    return policy_hook(state, m, done) if policy_hook else state
+
+  _train(row.model, row.objective, row.tx, row.train_ds, steps=config.total_steps,
+         batch_size=config.batch_size, seed=config.seed,
+         chunk=window if policy_path else config.eval_every_steps, init=init, on_chunk=on_chunk)
   best_step, (val_acc, best) = max(history, key=lambda h: h[1][0])  # first best on ties
-  feats, logits = _collect(features, best, test_ds)
-  out = {"real_test/accuracy": float(np.mean(np.argmax(logits, -1) == test_ds.labels)),
-         "syn_val/accuracy": val_acc, "selected_step": best_step, "lr_scales": scales}
+  feats, logits = collect(row.features, best, row.test_ds)
+  out = {"real_test/accuracy": float(np.mean(np.argmax(logits, -1) == row.test_ds.labels)),
+         "syn_val/accuracy": val_acc, "selected_step": best_step, "lr_scales": row.scales}
+  if policy_path:
+    out["lr_history"] = lr_history
   for s in ENERGY_ORDERS:
     out[f"energy/s{s}"] = float(metrics.hyperspherical_energy(feats, s))
   out["wall_time_s"] = time.time() - start
-  return out
+  return best, out, row
+
+
+def run(config) -> dict:
+  """Trains one syn2real row (see the module docstring); returns its numbers.
+
+  Returns: {"real_test/accuracy", "syn_val/accuracy" (of the selected checkpoint),
+  "selected_step", "energy/s0".."energy/s2" (hyperspherical energies of the selected model's
+  real-test features), "wall_time_s", "lr_scales" (the row's initial multipliers) and, for a
+  policy row, "lr_history" [(step, {group: multiplier})] (the policy's choice per window)}.
+  """
+  return train_row(config)[1]

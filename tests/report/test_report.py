@@ -28,7 +28,8 @@ def full_metrics(accuracy=0.9, sanity_ok=True):
        "corruption/extra_mean/accuracy": 0.2, "corruption/extra_mean/ece": 0.1,
        "adv/clean_accuracy": accuracy, "adv/pgd/eps=0.1": 0.4, "adv/worst/eps=0.1": 0.35,
        "adv/sanity/eps_zero": 1.0, "adv/sanity/monotone": 1.0 if sanity_ok else 0.0,
-       "ood/skimage_photos/max_softmax/auroc": 0.97, "cert/certified/eps=0.1": 0.5,
+       "ood/skimage_photos/max_softmax/auroc": 0.97, "cert/ibp/eps=0.1": 0.5,
+       "cert/clean_accuracy": accuracy,
        "summary/wall_time_s": 12.5, **records.environment()}
   for c in corruptions.NAMES:  # Benchmark corruptions at 80%, the 4 extras at 20%.
     for s in (1, 2):
@@ -56,8 +57,8 @@ def test_full_scorecard(tmp_path):
   assert "| + temperature fit on val | 2.00 |" in md
   # A failed masking check flags every robust number and names the check.
   assert "| pgd | 40.00 (!) |" in md and "failed checks monotone" in md
-  # Unknown eval types still show every number; provenance is on the scorecard.
-  assert "certified/eps=0.1" in md and "jax " in md and "12.5 s" in md
+  # Certified accuracy has its section; provenance is on the scorecard.
+  assert "| ibp | 50.00 |" in md and "jax " in md and "12.5 s" in md
   for p in paths["plots"]:
     with open(p, "rb") as f:
       assert f.read(8) == b"\x89PNG\r\n\x1a\n"

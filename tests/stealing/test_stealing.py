@@ -27,6 +27,26 @@ def test_random_queries():
     stealing.random_queries(rng, 5, (8, 8, 1), "margin")
 
 
+def test_synthetic_queries_are_rendered_digits_at_the_victims_size():
+  x = stealing.random_queries(np.random.default_rng(0), 40, (8, 8, 1), "synthetic")
+  assert x.shape == (40, 8, 8, 1) and x.dtype == np.float32
+  assert x.min() >= 0 and x.max() <= 1 and x.std() > 0.05  # Not blank.
+  # Images differ from each other (one key per image); 40 = the evaluator test's budget
+  # (one compilation).
+  assert np.abs(x[1:] - x[:1]).max(axis=(1, 2, 3)).min() > 0.01
+  # Domain randomization ("full_dr"): some digits come inverted (dark on light), which the
+  # canonical "none" rendering (light on black, like sklearn's digits) never gives.
+  assert (x.mean(axis=(1, 2, 3)) > 0.5).any() and (x.mean(axis=(1, 2, 3)) < 0.5).any()
+  again = stealing.random_queries(np.random.default_rng(0), 40, (8, 8, 1), "synthetic")
+  np.testing.assert_array_equal(x, again)  # Deterministic for a seed ...
+  other = stealing.random_queries(np.random.default_rng(1), 40, (8, 8, 1), "synthetic")
+  assert np.abs(x - other).max() > 0.1  # ... and the seed matters.
+  with pytest.raises(ValueError, match="square images with 1 or 3 channels"):
+    stealing.random_queries(np.random.default_rng(0), 4, (8, 6, 1), "synthetic")
+  with pytest.raises(ValueError, match="query budget"):
+    stealing.random_queries(np.random.default_rng(0), 0, (8, 8, 1), "synthetic")
+
+
 def test_defences():
   p = jnp.array([[0.62, 0.27, 0.11], [0.40, 0.35, 0.25]])
   np.testing.assert_allclose(stealing.round_probs(p, 1), [[0.6, 0.3, 0.1], [0.4, 0.4, 0.2]],
@@ -56,13 +76,13 @@ def test_evaluator_steals_within_budget_and_rejects_budget_below_one():
   with pytest.raises(ValueError, match="query budget"):
     stealing_eval.Evaluator(predict_fn, test_ds=test, budgets=(0,))
   ev = stealing_eval.Evaluator(predict_fn, test_ds=test, budgets=(40,),
-                               strategies=("uniform", "margin"), defence="poison",
+                               strategies=("synthetic", "margin"), defence="poison",
                                substitute="cnn_tiny", steps=3, batch_size=16, rounds=2,
                                transfer_steps=2)
   out = dict(ev.run(1.0))
   assert out["victim/accuracy"] == 1.0 and out["victim/defended_accuracy"] <= 1.0
-  assert out["uniform/40/queries"] == 40 and out["margin/40/queries"] == 40
-  for s in ("uniform", "margin"):
+  assert out["synthetic/40/queries"] == 40 and out["margin/40/queries"] == 40
+  for s in ("synthetic", "margin"):
     assert 0 <= out[f"{s}/40/agreement"] <= 1 and 0 <= out[f"{s}/40/accuracy"] <= 1
     # The victim is always right on its own labels, so agreement equals accuracy here.
     assert out[f"{s}/40/agreement"] == out[f"{s}/40/accuracy"]
