@@ -42,7 +42,7 @@ def paired_config(**overrides):
   c.data = ml_collections.ConfigDict({"name": "image_folder", "data_dir": "", "kwargs": {
       "folders": {"train": "Train400"}, "patch": 16, "channels": 1}})
   c.model.name = "tiny_denoiser"
-  c.objective.name = "pixel"
+  c.objective.name = "restoration"
   c.degrade = ml_collections.ConfigDict({"name": f"{__name__}.noise",
                                          "kwargs": {"sigma": SIGMA}})
   c.evals = ml_collections.ConfigDict()
