@@ -127,4 +127,5 @@ def test_data_imports_run_one_way():
 
   assert siblings("dataset") == set()
   assert siblings("digits") <= {"dataset"} and siblings("tfds_sets") <= {"dataset"}
-  assert siblings("loading") == {"dataset", "digits", "tfds_sets"}
+  assert siblings("loading") == {"dataset", "digits", "synthetic", "tfds_sets"}
+  assert "loading" not in siblings("synthetic")
