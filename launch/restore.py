@@ -190,6 +190,7 @@ def _grid(names, images, restored, references) -> np.ndarray:
 
 def run(input_dir, output_dir, restore, reference_dir=None, *, overwrite=False) -> dict:
   """Reads and checks everything, then restores and writes; returns the mean quality if any."""
+  from rvjax.data import image_folder as data_folders
   from rvjax.restore import image_folder
   image_folder.check_output_folder(input_dir, output_dir)
   images = image_folder.read_folder(input_dir)
@@ -202,7 +203,7 @@ def run(input_dir, output_dir, restore, reference_dir=None, *, overwrite=False) 
       stem = os.path.splitext(n)[0]
       if stem not in by_stem:
         raise ValueError(f"no reference for {n} in {reference_dir} (expected a file {stem}.*).")
-      ref = image_folder.read_image(os.path.join(reference_dir, by_stem[stem]))
+      ref = data_folders.read_image(os.path.join(reference_dir, by_stem[stem]))
       if ref.shape != images[n].shape:
         raise ValueError(f"{n} is {images[n].shape} but its reference {by_stem[stem]} is "
                          f"{ref.shape}.")

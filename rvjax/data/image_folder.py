@@ -43,10 +43,13 @@ def read_image(path: str, channels: int | None = None) -> np.ndarray:
     validate.check_choice(channels, "channels", _MODES)
   try:
     with Image.open(path) as im:
-      mode = _MODES[channels] if channels else ("L" if im.mode in ("L", "I;16", "1", "P")
-                                                and _is_gray(im) else "RGB")
-      array = np.asarray(im.convert(mode), np.float32) / 255.0
-  except (UnidentifiedImageError, OSError) as e:
+      if im.mode.startswith("I;16") and channels in (None, 1):  # 16-bit gray: no 8-bit clip.
+        array = np.asarray(im, np.float32) / 65535.0
+      else:
+        mode = _MODES[channels] if channels else ("L" if im.mode in ("L", "LA", "1", "P")
+                                                  and _is_gray(im) else "RGB")
+        array = np.asarray(im.convert(mode), np.float32) / 255.0
+  except (UnidentifiedImageError, OSError, ValueError) as e:
     raise ValueError(f"{path} is not a readable image ({type(e).__name__}: {e}).") from None
   return array[..., None] if array.ndim == 2 else array
 

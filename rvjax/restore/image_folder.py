@@ -1,29 +1,15 @@
 """Folders of images for restoration runs: strict reading, safe atomic PNG writing.
 
-Host-side (numpy/PIL), not jit-able. Images are read as float32 (H, W, C) in [0, 1], C = 1 for
-grayscale files (8- or 16-bit) and 3 for everything else (alpha dropped, palettes expanded).
+Host-side (numpy/PIL), not jit-able. Images are read by `rvjax.data.image_folder.read_image` as
+float32 (H, W, C) in [0, 1], C = 1 for grayscale files (8- or 16-bit) and 3 for everything else.
 """
 import os
 import tempfile
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-
-def read_image(path: str) -> np.ndarray:
-  """(H, W, C) float32 in [0, 1]; ValueError naming `path` if it is not a readable image."""
-  try:
-    with Image.open(path) as im:
-      im.load()
-      if im.mode.startswith("I;16"):
-        arr = np.asarray(im, np.float32)[..., None] / 65535.0
-      elif im.mode in ("L", "LA", "1"):
-        arr = np.asarray(im.convert("L"), np.float32)[..., None] / 255.0
-      else:
-        arr = np.asarray(im.convert("RGB"), np.float32) / 255.0
-  except (UnidentifiedImageError, OSError, ValueError) as e:
-    raise ValueError(f"{path}: not a readable image ({e}).") from e
-  return arr
+from rvjax.data import image_folder as data_folders
 
 
 def list_images(folder: str) -> list[str]:
@@ -39,7 +25,7 @@ def list_images(folder: str) -> list[str]:
 
 def read_folder(folder: str) -> dict[str, np.ndarray]:
   """{file name: (H, W, C) float32 image} for every file; the first unreadable one raises."""
-  return {n: read_image(os.path.join(folder, n)) for n in list_images(folder)}
+  return {n: data_folders.read_image(os.path.join(folder, n)) for n in list_images(folder)}
 
 
 def check_output_folder(input_folder: str, output_folder: str) -> None:

@@ -65,7 +65,7 @@ def test_unreadable_file_is_named_and_nothing_is_written(folders):
   noisy, _, out = folders
   with open(os.path.join(noisy, "notes.txt"), "w") as f:
     f.write("not an image")
-  with pytest.raises(ValueError, match="notes.txt: not a readable image"):
+  with pytest.raises(ValueError, match="notes.txt is not a readable image"):
     cli.run(noisy, out, cli.classical_restorer("tv", {"weight": 0.1}))
   assert not os.path.exists(out)
 
