@@ -62,14 +62,24 @@ def seed_groups(runs: list[Run]) -> list[list[Run]]:
   return list(groups.values())
 
 
-def mean_std(values: list) -> str:
-  """"m ± s" in percent over the non-missing values (s: sample std; n given when > 1)."""
-  vals = np.asarray([v for v in values if v is not None], np.float64)
+UNSCALED = ("NLL", "PSNR", "SSIM")  # Headline columns in their own units, not percent.
+
+
+def mean_std(values: list, *, scale: float = 100.0, digits: int = 2) -> str:
+  """"m ± s" over the non-missing values, times `scale` (percent by default; s: sample std;
+  n given when > 1)."""
+  vals = scale * np.asarray([v for v in values if v is not None], np.float64)
   if not len(vals):
     return "n/a"
   if len(vals) == 1:
-    return f"{100 * vals[0]:.2f}"
-  return f"{100 * vals.mean():.2f} ± {100 * vals.std(ddof=1):.2f} (n={len(vals)})"
+    return f"{vals[0]:.{digits}f}"
+  return f"{vals.mean():.{digits}f} ± {vals.std(ddof=1):.{digits}f} (n={len(vals)})"
+
+
+def _cell(column: str, values: list) -> str:
+  if any(u in column for u in UNSCALED):
+    return mean_std(values, scale=1.0, digits=4)
+  return mean_std(values)
 
 
 def comparison(runs: list[Run]) -> tuple[list, dict]:
@@ -82,12 +92,7 @@ def comparison(runs: list[Run]) -> tuple[list, dict]:
   for g, hs in zip(groups, heads):
     label = g[0].name if len(g) == 1 else f"{g[0].name} (+{len(g) - 1} seeds)"
     cells = {c: [h.get(c) for h in hs] for c in columns}
-    if "NLL" in cells:  # NLL is in nats, not a fraction.
-      nll = [v for v in cells["NLL"] if v is not None]
-      nll_text = "n/a" if not nll else (f"{np.mean(nll):.4f}" if len(nll) == 1 else
-                                         f"{np.mean(nll):.4f} ± {np.std(nll, ddof=1):.4f}")
-    rows.append([label, len(g), *[nll_text if c == "NLL" else mean_std(cells[c])
-                                  for c in columns]])
+    rows.append([label, len(g), *[_cell(c, cells[c]) for c in columns]])
     data[label] = {"workdirs": [r.workdir for r in g], "seeds": [r.config.get("seed") for r in g],
                    **cells}
   return rows, data
@@ -99,9 +104,9 @@ def markdown(runs: list[Run], sections: dict, plots: dict) -> str:
   if len(runs) > 1:
     rows, _ = comparison(runs)
     lines += ["## Comparison", "",
-              "Percent unless stated; NLL in nats; runs that differ only in `seed` are "
-              "aggregated as mean ± sample std. (!) marks numbers with failed gradient-masking "
-              "checks.", "", *_table(rows), ""]
+              "Percent unless stated; NLL in nats, PSNR in dB, SSIM as a fraction; runs that "
+              "differ only in `seed` are aggregated as mean ± sample std. (!) marks numbers with "
+              "failed gradient-masking checks.", "", *_table(rows), ""]
   for run in runs:
     lines += run_markdown(run, sections[run.workdir], plots.get(run.workdir, {}))
   return "\n".join(lines).rstrip() + "\n"

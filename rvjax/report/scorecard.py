@@ -239,6 +239,10 @@ def headline(run: Run) -> dict:
     for e, v in sorted(worst.items()):
       flag = "" if all(checks.values()) else " (!)"
       out[f"{name} worst eps={e:.4g}{flag}"] = v
+  for name in run.evals_of("restoration"):
+    for metric in ("psnr", "ssim"):
+      if run.get(f"{name}/{metric}") is not None:
+        out[f"{name} {metric.upper()}"] = run.get(f"{name}/{metric}")
   n = _test_eval(run, "ood")
   if n:
     for key, v in run.scoped(n).items():
