@@ -36,8 +36,21 @@ def _eval_logits(model):
   return functools.partial(step_lib.eval_logits, model.apply)
 
 
+class _Deterministic:
+  """What one model and a deep ensemble share: eval-mode prediction pooled by `logits_fn`."""
+
+  def predict_fn(self, model, mesh, eval_key):
+    """Jitted `(state, images) -> logits / T` in eval mode (an ensemble: log mean member
+    probabilities / T)."""
+    del eval_key
+    return jax.jit(step_lib.calibrated(self.logits_fn(_eval_logits(model), mesh)))
+
+  def fingerprint(self) -> dict:
+    return {"ensemble_size": self.size}
+
+
 @dataclasses.dataclass(frozen=True)
-class Single:
+class Single(_Deterministic):
   """One model: a plain TrainState, replicated over the mesh; batches (B, ...)."""
   size = 1
   member_axis = False  # Batches have no member axis.
@@ -76,17 +89,10 @@ class Single:
     del model, mesh, eval_key
     return None
 
-  def predict_fn(self, model, mesh, eval_key):
-    """Jitted `(state, images) -> logits / T` in eval mode."""
-    del eval_key
-    return jax.jit(step_lib.calibrated(self.logits_fn(_eval_logits(model), mesh)))
-
-  def fingerprint(self) -> dict:
-    return {"ensemble_size": self.size}
 
 
 @dataclasses.dataclass(frozen=True)
-class Members:
+class Members(_Deterministic):
   """K deep-ensemble members stacked on a leading axis of every state leaf and batch entry.
 
   Attributes:
@@ -135,13 +141,6 @@ class Members:
     return jax.jit(step_lib.calibrated(ensemble.over_members(
         _eval_logits(model), self._formulation(mesh), in_axes=(0, None))))
 
-  def predict_fn(self, model, mesh, eval_key):
-    """Jitted `(state, images) -> log mean member probabilities / T`."""
-    del eval_key
-    return jax.jit(step_lib.calibrated(self.logits_fn(_eval_logits(model), mesh)))
-
-  def fingerprint(self) -> dict:
-    return {"ensemble_size": self.size}
 
 
 @dataclasses.dataclass(frozen=True)
