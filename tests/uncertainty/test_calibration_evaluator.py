@@ -10,7 +10,18 @@ from rvjax import data as data_lib
 from rvjax import evaluators, metrics, sharding, uncertainty
 from rvjax.evaluators import predictions
 
-W = np.random.default_rng(0).normal(size=(64, 10)).astype(np.float32) * 3
+
+def _least_squares_weights(scale=20.0):
+  """A linear classifier fitted to the first 200 training digits, its logits scaled to be
+  overconfident: accurate enough that the best temperature is well inside (0.01, 100) and
+  differs between splits."""
+  train = data_lib.load("digits", "train")
+  x = train.images[:200].reshape(200, -1)
+  w = np.linalg.lstsq(x, np.eye(10)[train.labels[:200]], rcond=None)[0]
+  return (scale * w).astype(np.float32)
+
+
+W = _least_squares_weights()
 STATE = types.SimpleNamespace(step=np.int32(7))
 
 
@@ -47,7 +58,9 @@ def test_values_match_metrics_on_the_same_logits(digits_data):
   scaled = predictions.softmax(logits / t)
   np.testing.assert_allclose(results["ts/ece"], metrics.ece(scaled, labels, num_bins=10),
                              rtol=1e-4, atol=1e-6)
-  assert t > 1.5  # W is overconfident (scale 3): a fit that returned 1 would fail here.
+  assert 1.5 < t < 90  # Overconfident W, fit inside the bounds: a fit returning 1 would fail.
+  t_test = uncertainty.fit_temperature(logits, labels)
+  assert abs(t_test - t) > 1e-3 * t  # Fitting on the evaluated split would be caught above.
   assert results["ts/nll"] < results["nll"]
 
 
