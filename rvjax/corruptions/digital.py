@@ -21,6 +21,8 @@ Differences from the published scripts:
   and scipy map_coordinates of the smoothed displacement field (reflect borders), both
   bilinear, as published; OpenCV's 1/32-pixel fixed-point coordinates are not reproduced.
 """
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -104,53 +106,69 @@ def quantization_table(base, quality: int) -> np.ndarray:
   return np.clip(table, 1, 255).reshape(8, 8).astype(np.float32)
 
 
-def _dct_matrix() -> np.ndarray:
+def dct_basis() -> np.ndarray:
+  """(8, 8, 8, 8) orthonormal 2-D DCT-II of an 8x8 block: coef[u, v] = sum_yx basis[u, v, y, x] b[y, x].
+
+  u is the vertical, v the horizontal frequency (the order of the quantization tables); the
+  inverse sums over (u, v) instead.
+  """
   k = np.arange(8)[:, None]
   n = np.arange(8)[None, :]
   d = np.cos((2 * n + 1) * k * np.pi / 16) * np.sqrt(2 / 8)
   d[0] /= np.sqrt(2)
-  return d.astype(np.float32)
+  return np.einsum("uy,vx->uvyx", d, d).astype(np.float32)
 
 
-def _code_plane(plane, qtable):
-  """Quantizes the 8x8 block DCT of `plane` (H, W), sizes multiples of 8, values in 0..255."""
+def _code_blocks(plane, qtables):
+  """JPEG-codes `plane` (H, W) of 8-bit samples, H and W multiples of 8, block row a with table
+  `qtables[a]` (H / 8, 1, 8, 8): level shift, DCT, quantization, dequantization, inverse DCT.
+
+  Each transform is one contraction of all (H / 8) x (W / 8) blocks with the 64 x 64 basis.
+  """
   h, w = plane.shape
-  d = jnp.asarray(_dct_matrix())
+  basis = jnp.asarray(dct_basis())
   hi = jax.lax.Precision.HIGHEST
   blocks = (plane - 128.0).reshape(h // 8, 8, w // 8, 8)
-  coef = jnp.einsum("uy,aybx,vx->aubv", d, blocks, d, precision=hi)
-  q = jnp.asarray(qtable)[None, :, None, :]
-  coef = jnp.round(coef / q) * q
-  blocks = jnp.einsum("uy,aubv,vx->aybx", d, coef, d, precision=hi)
-  return blocks.reshape(h, w) + 128.0
+  coef = jnp.einsum("aybx,uvyx->abuv", blocks, basis, precision=hi)
+  coef = jnp.round(coef / qtables) * qtables
+  return jnp.einsum("abuv,uvyx->aybx", coef, basis, precision=hi).reshape(h, w) + 128.0
+
+
+def _upsample2(v, axis):
+  """libjpeg's "fancy" 2x upsampling along `axis`: 3/4 nearer + 1/4 farther sample, edges kept."""
+  n = v.shape[axis]
+  take = functools.partial(jax.lax.slice_in_dim, v, axis=axis)
+  before = jnp.concatenate([take(0, 1), take(0, n - 1)], axis=axis)
+  after = jnp.concatenate([take(1, n), take(n - 1, n)], axis=axis)
+  pair = jnp.stack([0.75 * v + 0.25 * before, 0.75 * v + 0.25 * after], axis=axis + 1)
+  return pair.reshape(v.shape[:axis] + (2 * n,) + v.shape[axis + 1:])
 
 
 def jpeg_compression(key: jax.Array, x: jax.Array, c: int, scale: float) -> jax.Array:
-  """JPEG round trip at quality `c` (baseline tables, 4:2:0 chroma), output on the 8-bit grid."""
+  """JPEG round trip at quality `c` (baseline tables, 4:2:0 chroma), output on the 8-bit grid.
+
+  The luma plane and the two subsampled chroma planes (side by side below it) are coded as one
+  plane, each block row with its table.
+  """
   del key, scale
   h, w, channels = x.shape
   ph, pw = -h % 16, -w % 16
   v = jnp.pad(x, ((0, ph), (0, pw), (0, 0)), mode="edge") * 255.0
+  hh, ww = v.shape[:2]
   luma_q = quantization_table(tables.JPEG_LUMINANCE, c)
   if channels == 1:
-    out = _code_plane(jnp.round(v[..., 0]), luma_q)[..., None]
-  else:
-    r, g, b = v[..., 0], v[..., 1], v[..., 2]
-    y = jnp.round(0.299 * r + 0.587 * g + 0.114 * b)
-    cb = jnp.round(-0.168736 * r - 0.331264 * g + 0.5 * b + 128.0)
-    cr = jnp.round(0.5 * r - 0.418688 * g - 0.081312 * b + 128.0)
-    chroma_q = quantization_table(tables.JPEG_CHROMINANCE, c)
-    hh, ww = y.shape
-
-    def chroma(plane):
-      small = plane.reshape(hh // 2, 2, ww // 2, 2).mean(axis=(1, 3))
-      coded = _code_plane(small, chroma_q)[..., None]
-      rows = (np.arange(hh) + 0.5) / 2 - 0.5
-      cols = (np.arange(ww) + 0.5) / 2 - 0.5
-      return imaging.resample_linear(coded, rows, cols)[..., 0] - 128.0
-
-    y = _code_plane(y, luma_q)
-    cb, cr = chroma(cb), chroma(cr)
-    out = jnp.stack([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb], -1)
-  out = jnp.clip(jnp.round(out), 0.0, 255.0) / 255.0
-  return out[:h, :w]
+    return jnp.clip(jnp.round(_code_blocks(jnp.round(v[..., 0]), luma_q)), 0.0, 255.0)[
+        :h, :w, None] / 255.0
+  r, g, b = v[..., 0], v[..., 1], v[..., 2]
+  y = jnp.round(0.299 * r + 0.587 * g + 0.114 * b)
+  cb = jnp.round(-0.168736 * r - 0.331264 * g + 0.5 * b + 128.0)
+  cr = jnp.round(0.5 * r - 0.418688 * g - 0.081312 * b + 128.0)
+  half = [(p[0::2, 0::2] + p[1::2, 0::2] + p[0::2, 1::2] + p[1::2, 1::2]) / 4 for p in (cb, cr)]
+  qtables = np.concatenate([np.broadcast_to(luma_q, (hh // 8, 1, 8, 8)), np.broadcast_to(
+      quantization_table(tables.JPEG_CHROMINANCE, c), (hh // 16, 1, 8, 8))])
+  coded = _code_blocks(jnp.concatenate([y, jnp.concatenate(half, axis=1)]), qtables)
+  y = coded[:hh]
+  cb, cr = (_upsample2(_upsample2(p, 0), 1) - 128.0
+            for p in jnp.split(coded[hh:], 2, axis=1))
+  out = jnp.stack([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb], -1)
+  return jnp.clip(jnp.round(out), 0.0, 255.0)[:h, :w] / 255.0

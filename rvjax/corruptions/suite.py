@@ -117,6 +117,9 @@ def _corrupt(x, key, *, name, severity, table):
   fn = _FUNCTIONS[name]
   if name == "frost":
     fn = functools.partial(fn, feature_scale=tables.FROST_FEATURE_SCALE[table])
-  keys = jax.random.split(key, n)
-  out = jax.vmap(lambda k, img: fn(k, img, param, scale))(keys, x.astype(jnp.float32))
+  # Threefry's original counter scheme draws 3-8x faster on XLA:CPU than the partitionable one;
+  # each image has its own key, so a batch sharded across devices still splits along its keys.
+  with jax.threefry_partitionable(False):
+    keys = jax.random.split(key, n)
+    out = jax.vmap(lambda k, img: fn(k, img, param, scale))(keys, x.astype(jnp.float32))
   return out.astype(x.dtype)

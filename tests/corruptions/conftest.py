@@ -1,4 +1,9 @@
 """Sample photos for the corruption tests, and the imagecorruptions reference package."""
+import importlib.util
+import os
+import sys
+import types
+
 import numpy as np
 import pytest
 from skimage import data, transform
@@ -24,21 +29,34 @@ def photos224_u8():
 
 
 @pytest.fixture(scope="session")
-def ic_corrupt():
-  """`imagecorruptions.corrupt`, with its skimage call adapted to skimage >= 0.19.
+def ic_module():
+  """`imagecorruptions.corruptions`, with its skimage call adapted to skimage >= 0.19.
 
   The package passes `multichannel=True` to skimage.filters.gaussian, which newer skimage
-  renamed `channel_axis=-1`; the shim only translates that argument.
+  renamed `channel_axis=-1`; the shim only translates that argument. It also imports
+  `pkg_resources.resource_filename` (for its frost photos), gone from setuptools >= 81: a
+  stand-in module supplies that one function when pkg_resources is missing.
   """
-  ic = pytest.importorskip("imagecorruptions")
-  import imagecorruptions.corruptions as icc
-  from skimage import filters
-
-  def gaussian(*args, multichannel=None, **kwargs):
-    if multichannel:
-      kwargs["channel_axis"] = -1
-    return filters.gaussian(*args, **kwargs)
-
   with pytest.MonkeyPatch.context() as mp:
+    if importlib.util.find_spec("pkg_resources") is None:
+      shim = types.ModuleType("pkg_resources")
+      shim.resource_filename = lambda package, path: os.path.join(
+          os.path.dirname(sys.modules[package].__file__), path)
+      mp.setitem(sys.modules, "pkg_resources", shim)
+    icc = pytest.importorskip("imagecorruptions.corruptions")
+    from skimage import filters
+
+    def gaussian(*args, multichannel=None, **kwargs):
+      if multichannel:
+        kwargs["channel_axis"] = -1
+      return filters.gaussian(*args, **kwargs)
+
     mp.setattr(icc, "gaussian", gaussian)
-    yield ic.corrupt
+    yield icc
+
+
+@pytest.fixture(scope="session")
+def ic_corrupt(ic_module):
+  """`imagecorruptions.corrupt` (uint8 image in, uint8 image out), adapted as `ic_module`."""
+  import imagecorruptions
+  return imagecorruptions.corrupt

@@ -142,12 +142,11 @@ def test_gray_jpeg_matches_pillow(photos32):
 
 
 @pytest.mark.parametrize("angle", [0.0, 27.0, -45.0, -110.0])
-def test_motion_kernel_matches_imagecorruptions(angle, photos32):
-  icc = pytest.importorskip("imagecorruptions.corruptions")
+def test_motion_kernel_matches_imagecorruptions(angle, photos32, ic_module):
   x = np.repeat(np.repeat(photos32[0], 2, axis=0), 2, axis=1)  # 64 px
   radius, sigma = corruptions.parameters("motion_blur", 3, "imagenet")
   ours = imaging.line_blur(jnp.asarray(x), imaging.motion_kernel(radius, sigma), angle)
-  ref = icc._motion_blur(x, radius=radius, sigma=sigma, angle=angle)
+  ref = ic_module._motion_blur(x, radius=radius, sigma=sigma, angle=angle)
   np.testing.assert_allclose(np.asarray(ours), ref, atol=1e-5)
 
 
