@@ -15,8 +15,8 @@ Differences from the published scripts:
   quality formula, rounding of coefficients, inverse DCT and 8-bit output. It uses a float DCT
   instead of libjpeg's integer one and no entropy coding (lossless, so irrelevant); borders
   are padded to a multiple of 16 by edge replication as libjpeg does.
-- pixelate: Pillow's BOX down-sampling to int(c * size) and BOX (= nearest) up-sampling, as
-  one resampling matrix per axis, without the 8-bit rounding in between.
+- pixelate: Pillow's BOX down-sampling to int(c * size) and NEAREST up-sampling, composed
+  into one banded filter per axis, without the 8-bit rounding in between.
 - elastic_transform: cv2.warpAffine of the random three-point affine (reflect-101 borders)
   and scipy map_coordinates of the smoothed displacement field (reflect borders), both
   bilinear, as published; OpenCV's 1/32-pixel fixed-point coordinates are not reproduced.
@@ -85,17 +85,41 @@ def elastic_transform(key: jax.Array, x: jax.Array, c, scale: float) -> jax.Arra
   return jnp.clip(x, 0.0, 1.0)
 
 
+def pixelate_band(n: int, n_small: int):
+  """Pillow's BOX down-sampling from `n` to `n_small` then NEAREST back to `n`, along one axis.
+
+  That composite replaces each pixel by the mean of the 1-4 pixels of its box, a banded (n, n)
+  matrix P. Returns (radius, weights (2 radius + 1, n)): out[j] = sum_t weights[t, j] *
+  in[j + t - radius], the taps outside the image having weight 0.
+  """
+  down = imaging.box_resize_matrix(n, n_small)
+  nearest = np.argmax(imaging.box_resize_matrix(n_small, n), axis=1)
+  band = down[nearest]
+  rows, cols = np.nonzero(band)
+  radius = int(np.abs(cols - rows).max())
+  weights = np.zeros((2 * radius + 1, n), np.float32)
+  weights[cols - rows + radius, rows] = band[rows, cols]
+  return radius, weights
+
+
 def pixelate(key: jax.Array, x: jax.Array, c: float, scale: float) -> jax.Array:
-  """Box-downsample to int(c * size) pixels, then nearest-upsample back; c is a ratio."""
+  """Box-downsample to int(c * size) pixels, then nearest-upsample back; c is a ratio.
+
+  Computed at full size, one axis after the other, as a few shifted copies of the image times
+  static weights (`pixelate_band`): no gathers, which XLA:CPU runs slowly.
+  """
   del key, scale
-  h, w = x.shape[:2]
-  hs, ws = max(1, int(h * c)), max(1, int(w * c))
-  small = imaging.apply_resize(x, imaging.box_resize_matrix(h, hs),
-                               imaging.box_resize_matrix(w, ws))
-  # Upsampling with BOX weights picks one source pixel per output pixel: a gather.
-  rows = np.argmax(imaging.box_resize_matrix(hs, h), axis=1)
-  cols = np.argmax(imaging.box_resize_matrix(ws, w), axis=1)
-  return jnp.clip(small[rows][:, cols], 0.0, 1.0)
+  for axis in (0, 1):
+    n = x.shape[axis]
+    radius, weights = pixelate_band(n, max(1, int(n * c)))
+    pads = [(0, 0)] * 3
+    pads[axis] = (radius, radius)
+    padded = jnp.pad(x, pads)
+    shape = [1, 1, 1]
+    shape[axis] = n
+    x = sum(jax.lax.slice_in_dim(padded, t, t + n, axis=axis) * w.reshape(shape)
+            for t, w in enumerate(weights) if w.any())
+  return jnp.clip(x, 0.0, 1.0)
 
 
 def quantization_table(base, quality: int) -> np.ndarray:
@@ -106,32 +130,31 @@ def quantization_table(base, quality: int) -> np.ndarray:
   return np.clip(table, 1, 255).reshape(8, 8).astype(np.float32)
 
 
-def dct_basis() -> np.ndarray:
-  """(8, 8, 8, 8) orthonormal 2-D DCT-II of an 8x8 block: coef[u, v] = sum_yx basis[u, v, y, x] b[y, x].
-
-  u is the vertical, v the horizontal frequency (the order of the quantization tables); the
-  inverse sums over (u, v) instead.
-  """
+def dct_matrix() -> np.ndarray:
+  """(8, 8) orthonormal DCT-II matrix D (row u = frequency u): coef = D @ block @ D.T."""
   k = np.arange(8)[:, None]
   n = np.arange(8)[None, :]
   d = np.cos((2 * n + 1) * k * np.pi / 16) * np.sqrt(2 / 8)
   d[0] /= np.sqrt(2)
-  return np.einsum("uy,vx->uvyx", d, d).astype(np.float32)
+  return d.astype(np.float32)
 
 
 def _code_blocks(plane, qtables):
-  """JPEG-codes `plane` (H, W) of 8-bit samples, H and W multiples of 8, block row a with table
-  `qtables[a]` (H / 8, 1, 8, 8): level shift, DCT, quantization, dequantization, inverse DCT.
+  """JPEG-codes `plane` (H, W) of 8-bit samples, H and W multiples of 8: level shift, 8x8 DCT,
+  quantization by `qtables` (H / 8, 8, 1, 8) (block row, u, -, v), dequantization, inverse DCT.
 
-  Each transform is one contraction of all (H / 8) x (W / 8) blocks with the 64 x 64 basis.
+  The DCT is separable: every pass is one matmul over all blocks, along rows on the (H W / 8, 8)
+  view and along columns on the (H / 8, 8, W) view, so no block is ever transposed (the 64 x 64
+  Kronecker form measured slower on CPU, its block transposes costing more than its matmul).
   """
   h, w = plane.shape
-  basis = jnp.asarray(dct_basis())
+  d = jnp.asarray(dct_matrix())
   hi = jax.lax.Precision.HIGHEST
-  blocks = (plane - 128.0).reshape(h // 8, 8, w // 8, 8)
-  coef = jnp.einsum("aybx,uvyx->abuv", blocks, basis, precision=hi)
-  coef = jnp.round(coef / qtables) * qtables
-  return jnp.einsum("abuv,uvyx->aybx", coef, basis, precision=hi).reshape(h, w) + 128.0
+  rows = jnp.dot((plane - 128.0).reshape(-1, 8), d.T, precision=hi).reshape(h // 8, 8, w)
+  coef = jnp.einsum("uy,ayw->auw", d, rows, precision=hi).reshape(h // 8, 8, w // 8, 8)
+  coef = (jnp.round(coef / qtables) * qtables).reshape(h // 8, 8, w)
+  rows = jnp.einsum("uy,auw->ayw", d, coef, precision=hi).reshape(-1, 8)
+  return jnp.dot(rows, d, precision=hi).reshape(h, w) + 128.0
 
 
 def _upsample2(v, axis):
@@ -155,7 +178,7 @@ def jpeg_compression(key: jax.Array, x: jax.Array, c: int, scale: float) -> jax.
   ph, pw = -h % 16, -w % 16
   v = jnp.pad(x, ((0, ph), (0, pw), (0, 0)), mode="edge") * 255.0
   hh, ww = v.shape[:2]
-  luma_q = quantization_table(tables.JPEG_LUMINANCE, c)
+  luma_q = quantization_table(tables.JPEG_LUMINANCE, c)[:, None, :]
   if channels == 1:
     return jnp.clip(jnp.round(_code_blocks(jnp.round(v[..., 0]), luma_q)), 0.0, 255.0)[
         :h, :w, None] / 255.0
@@ -164,8 +187,9 @@ def jpeg_compression(key: jax.Array, x: jax.Array, c: int, scale: float) -> jax.
   cb = jnp.round(-0.168736 * r - 0.331264 * g + 0.5 * b + 128.0)
   cr = jnp.round(0.5 * r - 0.418688 * g - 0.081312 * b + 128.0)
   half = [(p[0::2, 0::2] + p[1::2, 0::2] + p[0::2, 1::2] + p[1::2, 1::2]) / 4 for p in (cb, cr)]
-  qtables = np.concatenate([np.broadcast_to(luma_q, (hh // 8, 1, 8, 8)), np.broadcast_to(
-      quantization_table(tables.JPEG_CHROMINANCE, c), (hh // 16, 1, 8, 8))])
+  chroma_q = quantization_table(tables.JPEG_CHROMINANCE, c)[:, None, :]
+  qtables = np.concatenate([np.broadcast_to(luma_q, (hh // 8, 8, 1, 8)),
+                            np.broadcast_to(chroma_q, (hh // 16, 8, 1, 8))])
   coded = _code_blocks(jnp.concatenate([y, jnp.concatenate(half, axis=1)]), qtables)
   y = coded[:hh]
   cb, cr = (_upsample2(_upsample2(p, 0), 1) - 128.0

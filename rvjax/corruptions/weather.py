@@ -12,12 +12,14 @@ Differences from the published scripts:
 - snow: the flake layer (normal noise, center zoom, threshold, 8-bit) is motion-blurred with
   the ImageMagick kernel of `imaging.line_blur` instead of Wand, at an angle uniform in
   [-135, -45] degrees; the zoom factor is a pixel scale, multiplied by `scale` (at least 1).
-- frost: the original blends one of five photographs of frosted glass. No image files ship
-  here: `frost_texture` grows a procedural texture instead, a plasma-fractal haze plus
-  needle-like crystals (sparse seeds smeared along four random directions) tinted pale blue,
-  mean ~0.42 (chosen by eye to resemble the photos, not measured against them). Crystals are
-  10 px long at 224 px for the ImageNet table and 0.2 of that for the CIFAR table (the CIFAR
-  script shrinks the photos by 0.2). The blend c0 * x + c1 * frost is the published one.
+- frost: the original blends a random crop of one of five photographs of frosted glass. No
+  image files ship here: `frost_texture` grows a procedural texture instead, a plasma-fractal
+  haze plus needle-like crystals (sparse seeds smeared along four random directions) tinted
+  pale blue, mean ~0.42 (chosen by eye to resemble the photos, not measured against them).
+  As the photos are fixed, `frost_bank` grows 4 textures of twice the image size once, from a
+  fixed seed, and each image gets a random crop of a random one. Crystals are 10 px long at
+  224 px for the ImageNet table and 0.2 of that for the CIFAR table (the CIFAR script shrinks
+  the photos by 0.2). The blend c0 * x + c1 * frost is the published one.
 - spatter: the mud branch (severities 4-5 of CIFAR, 4-5 of ImageNet) follows the recipe. The
   water branch replaces OpenCV with array versions: Canny is a Sobel (L1) magnitude with
   4-direction non-maximum suppression and 50/150 hysteresis grown for a fixed number of steps;
@@ -26,6 +28,7 @@ Differences from the published scripts:
   definitions, 8-bit rounding included. The liquid layer is clipped to [0, 1] before its 8-bit
   conversion (the original's astype(uint8) wraps values above 1 around, rarely hit).
 """
+import functools
 import math
 
 import jax
@@ -100,13 +103,16 @@ def snow(key: jax.Array, x: jax.Array, c, scale: float) -> jax.Array:
 
 
 _FROST_TINT = (0.80, 0.90, 1.0)
+# The texture bank standing in for the published frost photos: how many, drawn from which seed.
+FROST_BANK = 4
+_FROST_SEED = 20190416
 
 
 def frost_texture(key: jax.Array, height: int, width: int, needle_px: float) -> jax.Array:
-  """Procedural frosted-glass texture (height, width, 3) in [0, 1], crystals ~`needle_px` long.
+  """Procedural frosted-glass density (height, width) in [0, 1], crystals ~`needle_px` long.
 
   A plasma-fractal haze plus four families of tapered ice needles (sparse seeds smeared both
-  ways along a random direction, denser where the haze is thick), tinted pale blue; mean ~0.42.
+  ways along a random direction, denser where the haze is thick); mean ~0.42.
   """
   k_haze, k_needles = jax.random.split(key)
   haze = _plasma_for(k_haze, jnp.zeros((height, width, 1)), 1.6)
@@ -123,21 +129,36 @@ def frost_texture(key: jax.Array, height: int, width: int, needle_px: float) -> 
     streak = jnp.maximum(imaging.line_blur(seed, needle, angles[i]),
                          imaging.line_blur(seed, needle, angles[i] + 180.0))
     clear = clear * (1.0 - jnp.clip(streak, 0.0, 1.0))
-  frost = jnp.clip(0.15 + 0.3 * haze + 0.55 * (1.0 - clear), 0.0, 1.0)
-  return frost * jnp.asarray(_FROST_TINT, jnp.float32)
+  return jnp.clip(0.15 + 0.3 * haze + 0.55 * (1.0 - clear), 0.0, 1.0)[..., 0]
+
+
+@functools.lru_cache(maxsize=16)
+def frost_bank(height: int, width: int, needle_px: float) -> np.ndarray:
+  """`FROST_BANK` fixed frost densities (FROST_BANK, 2 height, 2 width), float32 in [0, 1].
+
+  Drawn once per size from a fixed seed (with threefry's original counters, whatever the
+  caller's setting), as the published script reads its fixed photos: `frost` crops them.
+  """
+  with jax.ensure_compile_time_eval(), jax.threefry_partitionable(False):
+    keys = jax.random.split(jax.random.key(_FROST_SEED), FROST_BANK)
+    make = jax.jit(jax.vmap(lambda k: frost_texture(k, 2 * height, 2 * width, needle_px)))
+    return np.asarray(make(keys))
 
 
 def frost(key: jax.Array, x: jax.Array, c, scale: float, *, feature_scale: float = 1.0
           ) -> jax.Array:
   """c0 * x + c1 * frost texture; c = (image weight, frost weight).
 
-  `feature_scale` sizes the crystals relative to the ImageNet-C photos (0.2 for CIFAR-10-C).
+  The texture is a random (height, width) crop of a random member of `frost_bank`, tinted pale
+  blue. `feature_scale` sizes the crystals relative to the ImageNet-C photos (0.2 for CIFAR-10-C).
   """
   image_weight, frost_weight = c
   h, w = x.shape[:2]
-  texture = frost_texture(key, h, w, 10.0 * feature_scale * scale)
-  if x.shape[-1] == 1:
-    texture = imaging.rgb_to_gray(texture)
+  bank = jnp.asarray(frost_bank(h, w, 10.0 * feature_scale * scale))
+  pick = jax.random.randint(key, (3,), 0, np.array([FROST_BANK, h + 1, w + 1]))
+  density = jax.lax.dynamic_slice(bank, (pick[0], pick[1], pick[2]), (1, h, w))[0, ..., None]
+  tint = jnp.asarray(_FROST_TINT, jnp.float32)
+  texture = density * (imaging.rgb_to_gray(tint) if x.shape[-1] == 1 else tint)
   return jnp.clip(image_weight * x + frost_weight * texture, 0.0, 1.0)
 
 
