@@ -139,10 +139,12 @@ def frost_bank(height: int, width: int, needle_px: float) -> np.ndarray:
   Drawn once per size from a fixed seed (with threefry's original counters, whatever the
   caller's setting), as the published script reads its fixed photos: `frost` crops them.
   """
-  with jax.ensure_compile_time_eval(), jax.threefry_partitionable(False):
-    keys = jax.random.split(jax.random.key(_FROST_SEED), FROST_BANK)
-    make = jax.jit(jax.vmap(lambda k: frost_texture(k, 2 * height, 2 * width, needle_px)))
-    return np.asarray(make(keys))
+  with jax.threefry_partitionable(False):
+    with jax.ensure_compile_time_eval():
+      keys = jax.random.split(jax.random.key(_FROST_SEED), FROST_BANK)
+    make = jax.vmap(lambda k: frost_texture(k, 2 * height, 2 * width, needle_px))
+    # Compiled once and run now, also while a caller's jit is tracing (no op-by-op evaluation).
+    return np.asarray(jax.jit(make).lower(keys).compile()(keys))
 
 
 def frost(key: jax.Array, x: jax.Array, c, scale: float, *, feature_scale: float = 1.0
