@@ -106,7 +106,7 @@ def test_pixelate_matches_pillow_box_then_nearest(shape, severity, photos224_u8)
 
 def test_frost_is_a_tinted_crop_of_its_texture_bank():
   frost_weight = corruptions.parameters("frost", 5, "cifar10")[1]
-  black = jnp.zeros((3, 32, 32, 3), jnp.float32)
+  black = jnp.zeros((12, 32, 32, 3), jnp.float32)
   out = np.asarray(corruptions.corrupt(black, "frost", 5, key=KEY))
   bank = weather.frost_bank(32, 32, 10.0 * 0.2)
   assert bank.shape == (weather.FROST_BANK, 64, 64) and 0.3 < bank.mean() < 0.55
@@ -119,6 +119,7 @@ def test_frost_is_a_tinted_crop_of_its_texture_bank():
     assert err.min() < 1e-5, err.min()  # some crop of some bank member, unblended
     crops.append(np.unravel_index(err.argmin(), err.shape))
   assert len(set(crops)) == len(crops)  # each image its own crop
+  assert len({member for member, _, _ in crops}) > 1  # from more than one bank texture
 
 
 def test_dct_matrix_is_the_orthonormal_dct_ii():
