@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import stats
 
+
 def gaussian_noise(key: jax.Array, x: jax.Array, c: float, scale: float) -> jax.Array:
   """x + N(0, c^2), clipped to [0, 1]; `c` is the standard deviation in [0, 1] units."""
   del scale
@@ -84,7 +85,8 @@ def _small_poisson(u, lam, lam_max):
 def poisson(key: jax.Array, x: jax.Array, rate: float) -> jax.Array:
   """Poisson(rate * x) counts (float32, same shape as `x`) for `x` in [0, 1], `rate` static.
 
-  Splits rate * x = rate * j / 255 + d with j the 8-bit level just below x: the first term is
+  Splits rate * x = rate * j / 255 + d with j the 8-bit level at or below x (float32 values
+  within 1e-4 / 255 under a level count as on it, d clamped at 0): the first term is
   drawn from precomputed alias tables (`alias_tables`), the remainder d < rate / 255 (zero on
   8-bit images) by `_small_poisson`; the sum of the two independent counts is Poisson(rate * x)
   exactly, up to the 1e-12 tails dropped and the 22- to 24-bit resolution of the uniforms.
