@@ -1,8 +1,8 @@
 r"""EnlightenGAN (Jiang et al. 2021): unpaired low-light enhancement as a three-player game.
 
   python -m launch.prepare_lowlight --output=/tmp/lowlight
-  python -m benchmarks.lowlight_enlightengan \
-      --config=configs/lowlight_enlightengan.py:data=/tmp/lowlight,budget=10
+  python -m launch.train --config=configs/lowlight_enlightengan.py:data=/tmp/lowlight,budget=10 \
+      --workdir=W
 
 Players (rvjax.train.players, one TrainState, alternating updates in this order): the global
 critic `d_global` (PatchGAN, relativistic LSGAN on whole 64x64 crops), the local critic
@@ -15,9 +15,10 @@ set A = darkened offline photos, set B = other, normal photos (rvjax.data.lowlig
 rvjax.objectives.features); without it the feature network is rvjax's digits CNN fallback
 (trained here, much weaker than VGG-16). Every result names the network used.
 
-The one loop (launch.train) does not build several-player states from a config yet; until it
-does, benchmarks/lowlight_enlightengan.py trains this config with the training core's
-`train_for` (the jitted step under lax.scan) and evaluates it with the "restoration" evaluator.
+launch.train builds the three players (config.model is the generator; config.players the
+critics), each with its own Adam state, checkpoints them as one state and evaluates the
+generator with the "restoration" evaluator; the run's results name the feature network
+("objective/features").
 """
 import ml_collections
 
@@ -31,11 +32,10 @@ def get_config(arg=None):
   c = image_tasks.folder_task("unpaired", train="", channels=3, patch=64,
                               degrade=image_tasks.degrade_spec())
   lowlight_zerodce.lowlight_data(c, arg.data)
-  c.players = ml_collections.ConfigDict({
+  c.model.name = "enlighten_generator"  # Player "generator": evaluated, restored.
+  c.players = ml_collections.ConfigDict({  # The other players (rvjax.train.build).
       "d_global": {"name": "enlighten_d_global", "kwargs": {}},
-      "d_local": {"name": "enlighten_d_local", "kwargs": {}},
-      "generator": {"name": "enlighten_generator", "kwargs": {}}})
-  c.model.name = "enlighten_generator"  # The player whose outputs are evaluated.
+      "d_local": {"name": "enlighten_d_local", "kwargs": {}}})
   c.objective = {"name": "enlightengan",
                  "kwargs": {"features": arg.features, "num_patches": 5, "patch_size": 32}}
   c.optimizer.update(lr=1e-4, b1=0.5)
@@ -48,9 +48,8 @@ def get_config(arg=None):
                                                   channels=3, niqe=True)
   if arg.tiny:
     image_tasks.shrink(c, model="enlighten_generator_tiny")
-    for p, name in (("d_global", "enlighten_d_tiny"), ("d_local", "enlighten_d_tiny"),
-                    ("generator", "enlighten_generator_tiny")):
-      c.players[p].name = name
+    for p in c.players:
+      c.players[p].name = "enlighten_d_tiny"
     c.data.kwargs.patch = 16
     c.objective.kwargs.update(num_patches=2, patch_size=8)
     c.evals.lowlight.niqe = False
