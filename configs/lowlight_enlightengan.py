@@ -13,7 +13,8 @@ set A = darkened offline photos, set B = other, normal photos (rvjax.data.lowlig
 
 `features=vgg16:PATH` uses VGG-16 relu5_1 with local ImageNet weights (.npz, see
 rvjax.objectives.features); without it the feature network is rvjax's digits CNN fallback
-(trained here, much weaker than VGG-16). Every result names the network used.
+(trained here, much weaker than VGG-16); `:tiny` compares pixels (no network) unless
+`features` is given. Every result names the network used.
 
 launch.train builds the three players (config.model is the generator; config.players the
 critics), each with its own Adam state, checkpoints them as one state and evaluates the
@@ -51,7 +52,7 @@ def get_config(arg=None):
     for p in c.players:
       c.players[p].name = "enlighten_d_tiny"
     c.data.kwargs.patch = 16
-    c.objective.kwargs.update(num_patches=2, patch_size=8)
+    c.objective.kwargs.update(num_patches=2, patch_size=8, features=arg.features or "pixels")
     c.evals.lowlight.niqe = False
   c.lock()
   return c
