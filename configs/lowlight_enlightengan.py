@@ -11,6 +11,9 @@ and the attention U-Net `generator` (adversarial terms + self feature-preserving
 fixed feature network). Adam lr 1e-4, b1 0.5, batch 8 (the paper's optimizer and lr). Data:
 set A = darkened offline photos, set B = other, normal photos (rvjax.data.lowlight).
 
+`small` shrinks the networks for a CPU budget: generator widths 16, 32, 64, 128 (the paper's
+32..512 over 5 levels) and critics of 32 base features (64).
+
 `features=vgg16:PATH` uses VGG-16 relu5_1 with local ImageNet weights (.npz, see
 rvjax.objectives.features); without it the feature network is rvjax's digits CNN fallback
 (trained here, much weaker than VGG-16); `:tiny` compares pixels (no network) unless
@@ -29,7 +32,7 @@ CPU_SECONDS_PER_STEP = 2.0  # batch 8, 64x64, full-width generator, shared 2-cor
 
 
 def get_config(arg=None):
-  arg = common.parse_arg(arg, tiny=False, data="", budget=0.0, features="")
+  arg = common.parse_arg(arg, tiny=False, data="", budget=0.0, features="", small=False)
   c = image_tasks.folder_task("unpaired", train="", channels=3, patch=64,
                               degrade=image_tasks.degrade_spec())
   lowlight_zerodce.lowlight_data(c, arg.data)
@@ -39,6 +42,10 @@ def get_config(arg=None):
       "d_local": {"name": "enlighten_d_local", "kwargs": {}}})
   c.objective = {"name": "enlightengan",
                  "kwargs": {"features": arg.features, "num_patches": 5, "patch_size": 32}}
+  if arg.small:  # Generator widths 16..128 (4 levels), critics of 32 base features.
+    c.model.kwargs = {"widths": (16, 32, 64, 128)}
+    for p in c.players:
+      c.players[p].kwargs = {"features": 32}
   c.optimizer.update(lr=1e-4, b1=0.5)
   c.schedule.name = "constant"
   c.batch_size, c.total_steps = 8, 20_000
