@@ -1,4 +1,4 @@
-"""Timing helpers shared by the benchmark scripts (not part of the package)."""
+"""Helpers shared by the benchmark scripts (timing, config loading; not part of the package)."""
 import time
 
 import jax
@@ -30,3 +30,13 @@ def compiled_flops(jitted, *args) -> float:
   if isinstance(cost, list):
     cost = cost[0]
   return float(cost.get("flops", float("nan")))
+
+
+def load_config(spec: str):
+  """The config of a `--config` value "configs/<file>.py[:arg]", as launch.train builds it."""
+  import importlib.util
+  path, _, arg = spec.partition(":")
+  module_spec = importlib.util.spec_from_file_location("benchmark_config", path)
+  module = importlib.util.module_from_spec(module_spec)
+  module_spec.loader.exec_module(module)
+  return module.get_config(arg or None)
