@@ -40,3 +40,19 @@ def load_config(spec: str):
   module = importlib.util.module_from_spec(module_spec)
   module_spec.loader.exec_module(module)
   return module.get_config(arg or None)
+
+
+def describe_run(workdir: str) -> str:
+  """One line naming a launch.train run: its model, steps, wall time and, for a game with a
+  perceptual loss, the feature network it used ("objective/features")."""
+  from rvjax.report import records
+  from rvjax.train import workdir as workdir_lib, writers
+  config = workdir_lib.load_config(workdir)
+  values, steps = records.latest(writers.read_metrics(workdir))
+  trained = steps.get("summary/wall_time_s", "?")  # The run's last record, at its last step.
+  text = (f"{workdir}: {config.model.name}, {trained} steps of "
+          f"batch {config.batch_size}, {values.get('summary/wall_time_s', float('nan')):.0f} s "
+          "wall (launch.train, shared machine)")
+  if "objective/features" in values:
+    text += f"; feature network: {values['objective/features']}"
+  return text
