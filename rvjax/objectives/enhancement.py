@@ -140,7 +140,7 @@ def make_zero_dce(apply_fn, *, weights=None):
 ENLIGHTENGAN_CRITICS = ("d_global", "d_local")
 
 
-def make_enlightengan(apply_fn, *, players, features="", num_patches: int = 5,
+def make_enlightengan(apply_fn, *, players=None, features="", num_patches: int = 5,
                       patch_size: int = 32, sfp_weight: float = 1.0):
   """EnlightenGAN's game on unpaired batches {"image": low light A, "reference": normal light B,
   "mask"} (the mask is unused: every patch counts).
@@ -161,9 +161,9 @@ def make_enlightengan(apply_fn, *, players, features="", num_patches: int = 5,
   L = L_G^global + L_G^local + sfp_weight (L_SFP(A, G(A)) + L_SFP(patches of A, the same patches
   of G(A))).
   """
-  if set(players) != set(ENLIGHTENGAN_CRITICS):
-    raise ValueError(f"EnlightenGAN needs players (critic apply functions) "
-                     f"{ENLIGHTENGAN_CRITICS}, got {sorted(players)}.")
+  if set(players or {}) != set(ENLIGHTENGAN_CRITICS):
+    raise ValueError(f"EnlightenGAN needs players (critic apply functions; config.players in a "
+                     f"config) {ENLIGHTENGAN_CRITICS}, got {sorted(players or {})}.")
   if callable(features):
     feature_fn, description = features, getattr(features, "__name__", "a given callable")
   else:

@@ -97,10 +97,7 @@ def _objective(config, model, others: dict):
     kwargs["players"] = {p: m.apply for p, m in others.items()}
   objective = objectives.create(config.objective.name, model.apply, **kwargs)
   degrade = config.get("degrade")  # Absent from configs saved before it existed.
-  if isinstance(objective, Game) or others:
-    if not isinstance(objective, Game):
-      raise ValueError(f"config.players is set but objective {config.objective.name!r} is not a "
-                       "several-player game; remove config.players.")
+  if isinstance(objective, Game):
     if set(objective.losses) != {objective.model} | set(others):
       raise ValueError(f"Objective {config.objective.name!r} plays {sorted(objective.losses)} "
                        f"with model player {objective.model!r}; config.players must name the "

@@ -82,3 +82,18 @@ def test_each_player_update_lowers_its_own_loss(lowlight):
     assert after < before - 1e-4 * abs(before), (name, before, after)
     assert any(not np.array_equal(np.asarray(p), q) for p, q in
                zip(jax.tree.leaves(new.params[name]), jax.tree.leaves(start.params[name]))), name
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda c: c.update(objective={"name": "zero_dce", "kwargs": {}}),
+     "'zero_dce' has no argument.*players"),
+    (lambda c: c.players.update(d_local=c.players.d_global, d_extra=c.players.d_global),
+     "critic apply functions"),
+    (lambda c: setattr(c, "players", {}), "critic apply functions"),
+    (lambda c: c.update(augment="flip"), "do not apply to a several-player game")])
+def test_bad_game_configs_are_refused(lowlight, change, match):
+  config = _config(lowlight)
+  with config.unlocked():
+    change(config)
+  with pytest.raises(ValueError, match=match):
+    build_lib.build(config, build_lib.load_split(config, "train"))
