@@ -1,4 +1,4 @@
-"""Timing helpers shared by the benchmark scripts (not part of the package)."""
+"""Helpers shared by the benchmark scripts (timing, config loading; not part of the package)."""
 import time
 
 import jax
@@ -30,3 +30,29 @@ def compiled_flops(jitted, *args) -> float:
   if isinstance(cost, list):
     cost = cost[0]
   return float(cost.get("flops", float("nan")))
+
+
+def load_config(spec: str):
+  """The config of a `--config` value "configs/<file>.py[:arg]", as launch.train builds it."""
+  import importlib.util
+  path, _, arg = spec.partition(":")
+  module_spec = importlib.util.spec_from_file_location("benchmark_config", path)
+  module = importlib.util.module_from_spec(module_spec)
+  module_spec.loader.exec_module(module)
+  return module.get_config(arg or None)
+
+
+def describe_run(workdir: str) -> str:
+  """One line naming a launch.train run: its model, steps, wall time and, for a game with a
+  perceptual loss, the feature network it used ("objective/features")."""
+  from rvjax.report import records
+  from rvjax.train import workdir as workdir_lib, writers
+  config = workdir_lib.load_config(workdir)
+  values, steps = records.latest(writers.read_metrics(workdir))
+  trained = steps.get("summary/wall_time_s", "?")  # The run's last record, at its last step.
+  text = (f"{workdir}: {config.model.name}, {trained} steps of "
+          f"batch {config.batch_size}, {values.get('summary/wall_time_s', float('nan')):.0f} s "
+          "wall (launch.train, shared machine)")
+  if "objective/features" in values:
+    text += f"; feature network: {values['objective/features']}"
+  return text

@@ -1,6 +1,7 @@
 """Enhance, then classify: a trained classifier's accuracy on degraded, restored and clean images.
 
   python -m benchmarks.enhance_classify --classifier=/tmp/digits [--restorer=zero_dce=/tmp/zdce]
+      [--restorer=enlightengan=/tmp/eg] [--quick]
 
 The classifier's test split (digits by default: 8x8 grayscale) is darkened (low light), noised
 (AWGN sigma 50 on the 0-255 scale) and blurred (3x3 Gaussian, std 1), once with fixed keys; each
@@ -15,7 +16,7 @@ import argparse
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks import bsd68_denoise
+from benchmarks import bsd68_denoise, common
 from rvjax import evaluators
 from rvjax.degrade import kernels
 
@@ -48,7 +49,9 @@ def main():
   parser.add_argument("--classifier", required=True, help="launch.train workdir of a classifier")
   parser.add_argument("--restorer", action="append", default=[], help="NAME=WORKDIR (repeat)")
   parser.add_argument("--num_examples", type=int, default=0)
+  parser.add_argument("--quick", action="store_true", help="the first 64 test images only")
   args = parser.parse_args()
+  num_examples = args.num_examples or (64 if args.quick else 0)
   from rvjax.train import loop
   config, model, state, mesh = loop.restore_workdir(args.classifier)
   predict_fn = loop.make_predict_fn(config, model, mesh)
@@ -56,9 +59,10 @@ def main():
   for item in args.restorer:
     name, _, workdir = item.partition("=")
     restorers[name] = learned(workdir)
+    print(f"{name}: {common.describe_run(workdir)}")
   ev = evaluators.create("enhance_classify", predict_fn, data=config.data, mesh=mesh,
                          degradations=DEGRADATIONS, restorers=restorers, batch_size=128,
-                         num_examples=args.num_examples)
+                         num_examples=num_examples)
   results = dict(ev.run(state))
   print(f"classifier {args.classifier} ({config.model.name}, {config.data.name} test): clean "
         f"accuracy {100 * results['clean/accuracy']:.2f}%")

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.lowlight_enlightengan import load_config
+from benchmarks.common import load_config
 from rvjax import evaluators, models, objectives
 from rvjax.data import image_folder
 from rvjax.objectives import degraded

@@ -40,7 +40,7 @@ TASKS = {
                            "rvjax.data.iterator", "erm", ("classification", "calibration")),
     "paired": Task("paired", validate.BATCH_SCHEMAS["paired"], "rvjax.data.image_folder",
                    "restoration", ("restoration",)),
-    # Zero-DCE needs no reference; EnlightenGAN (two players) also reads set B.
+    # Zero-DCE needs no reference; EnlightenGAN (three players) also reads set B.
     "unpaired": Task("unpaired", validate.BATCH_SCHEMAS["unpaired"], "rvjax.data.image_folder",
                      "zero_dce", ("restoration",)),
 }

@@ -33,7 +33,9 @@ class EnlightenGenerator(nn.Module):
   Each level is two (conv 3x3, LeakyReLU 0.2, BN) blocks; down-sampling by 2x2 max pooling
   (the attention map is max-pooled alongside); up-sampling by bilinear resize and a conv; every
   skip feature map is multiplied by the attention map at its scale before concatenation; the
-  final 1x1 conv gives a residual r that the attention map gates. The input is [x, A].
+  final 1x1 conv gives a residual r that the attention map gates. The input is [x, A]. Any
+  H x W works: the image is edge-padded to a multiple of 2^(levels - 1) and the output cropped
+  back.
 
   Attributes:
     widths: channels per level, shallowest first (EnlightenGAN: 32, 64, 128, 256, 512).
@@ -42,11 +44,10 @@ class EnlightenGenerator(nn.Module):
 
   @nn.compact
   def __call__(self, x, *, train: bool):
-    n, h, w, _ = x.shape
-    if h % 2 ** (len(self.widths) - 1) or w % 2 ** (len(self.widths) - 1):
-      raise ValueError(f"EnlightenGenerator with {len(self.widths)} levels needs H and W "
-                       f"divisible by {2 ** (len(self.widths) - 1)}, got {h}x{w}.")
-    x = x.astype(jnp.float32)
+    _, h, w, _ = x.shape
+    multiple = 2 ** (len(self.widths) - 1)
+    x = jnp.pad(x.astype(jnp.float32), ((0, 0), (0, -h % multiple), (0, -w % multiple), (0, 0)),
+                mode="edge")
     att = attention_map(x)
 
     def block(z, f):
@@ -66,7 +67,7 @@ class EnlightenGenerator(nn.Module):
       z = _conv(f)(z)
       z = block(jnp.concatenate([z, skip * a], -1), f)
     residual = _conv(3, 1, name="residual")(z)
-    return x + att * residual
+    return (x + att * residual)[:, :h, :w]
 
 
 class PatchDiscriminator(nn.Module):

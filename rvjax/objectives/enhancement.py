@@ -1,6 +1,6 @@
 """Low-light enhancement losses: EnlightenGAN (Jiang et al. 2021) and Zero-DCE (Guo et al. 2020).
 
-EnlightenGAN (two players; these are the pieces its generator and discriminator objectives sum):
+EnlightenGAN (three players; these are the pieces its generator and discriminator objectives sum):
   relativistic_lsgan_d / _g   global critic C on whole images, D_Ra(a, b) = C(a) - E[C(b)]
   lsgan_d / lsgan_g           local critic on random patches (`random_patches`)
   self_feature_preserving     ||IN(phi(x)) - IN(phi(G(x)))||^2 on a pluggable feature network phi
@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from rvjax.objectives import features as features_lib, forward
+from rvjax.objectives.game import Game
 
 # Zero-DCE paper weights (W_col = 0.5, W_tvA = 20; spatial and exposure 1).
 ZERO_DCE_WEIGHTS = {"spatial": 1.0, "exposure": 1.0, "color": 0.5, "smoothness": 20.0}
@@ -136,34 +137,38 @@ def make_zero_dce(apply_fn, *, weights=None):
   return objective
 
 
-ENLIGHTENGAN_PLAYERS = ("d_global", "d_local", "generator")
+ENLIGHTENGAN_CRITICS = ("d_global", "d_local")
 
 
-def make_enlightengan(apply_fn, *, features="", num_patches: int = 5, patch_size: int = 32,
-                      sfp_weight: float = 1.0):
-  """EnlightenGAN's two-player game on unpaired batches {"image": low light A, "reference":
-  normal light B, "mask"} (the mask is unused: every patch counts).
+def make_enlightengan(apply_fn, *, players=None, features="", num_patches: int = 5,
+                      patch_size: int = 32, sfp_weight: float = 1.0):
+  """EnlightenGAN's game on unpaired batches {"image": low light A, "reference": normal light B,
+  "mask"} (the mask is unused: every patch counts).
 
   Args:
-    apply_fn: {"generator", "d_global", "d_local"}: each module's `apply`.
+    apply_fn: the generator's `apply` (the run's model, player "generator").
+    players: the critics' `apply`s, {"d_global": ..., "d_local": ...}.
     features: phi of the self feature-preserving loss: a spec of
       `rvjax.objectives.features.resolve` ("vgg16:PATH" with a local weights file, else the
-      "digits_cnn" network trained in rvjax; name it with every result) or a callable
-      images -> features.
+      "digits_cnn" network trained in rvjax) or a callable images -> features; the Game's
+      `info["features"]` names it, and the loop writes that with every result.
     num_patches, patch_size: the local critic's random crops per image (EnlightenGAN: 5 of 32).
     sfp_weight: weight of the global + local self feature-preserving terms.
 
-  Returns a `rvjax.train.players.Game` updating, in order, the global critic (relativistic
-  LSGAN on whole images), the local critic (LSGAN on patches; real ones from B, fake ones from
-  G(A)) against the current generator, then the generator on
+  Returns a `rvjax.objectives.game.Game` (model player "generator") updating, in order, the
+  global critic (relativistic LSGAN on whole images), the local critic (LSGAN on patches; real
+  ones from B, fake ones from G(A)) against the current generator, then the generator on
   L = L_G^global + L_G^local + sfp_weight (L_SFP(A, G(A)) + L_SFP(patches of A, the same patches
   of G(A))).
   """
-  from rvjax.train import players  # Local: the Game type lives with the training core.
-  if set(apply_fn) != set(ENLIGHTENGAN_PLAYERS):
-    raise ValueError(f"EnlightenGAN needs apply functions for {ENLIGHTENGAN_PLAYERS}, got "
-                     f"{sorted(apply_fn)}.")
-  feature_fn = features if callable(features) else features_lib.resolve(features)[0]
+  if set(players or {}) != set(ENLIGHTENGAN_CRITICS):
+    raise ValueError(f"EnlightenGAN needs players (critic apply functions; config.players in a "
+                     f"config) {ENLIGHTENGAN_CRITICS}, got {sorted(players or {})}.")
+  if callable(features):
+    feature_fn, description = features, getattr(features, "__name__", "a given callable")
+  else:
+    feature_fn, description = features_lib.resolve(features)
+  apply_fn = {"generator": apply_fn, **players}
 
   def run(name, params, model_state, x, key):
     out, state = forward.train_forward(apply_fn[name], params[name], model_state[name], x, key)
@@ -206,5 +211,6 @@ def make_enlightengan(apply_fn, *, features="", num_patches: int = 5, patch_size
     loss = g_global + g_local + sfp_weight * sfp
     return loss, (model_state, {"g_global": g_global, "g_local": g_local, "sfp": sfp})
 
-  return players.Game({"d_global": d_global_loss, "d_local": d_local_loss,
-                       "generator": generator_loss}, order="alternating")
+  return Game({"d_global": d_global_loss, "d_local": d_local_loss,
+               "generator": generator_loss}, order="alternating", model="generator",
+              info={"features": description})

@@ -9,6 +9,8 @@
                  on scikit-learn's digits (FALLBACK_STEPS Adam steps, seed 0, deterministic),
                  its first two conv stages (BN running statistics, ReLU) applied to the image
                  luma. Far weaker than VGG-16: a generic edge/stroke detector, not an ImageNet one.
+  "pixels"       no network: the image itself (the SFP loss then compares instance-normalized
+                 pixels); the `:tiny` test configs' stand-in, which costs no training.
 Features are (N, h, w, d) float32 of (N, H, W, 3) images in [0, 1].
 """
 import functools
@@ -100,12 +102,15 @@ def digits_cnn():
 
 
 def resolve(spec: str):
-  """(feature_fn, description) of "vgg16:PATH" or "digits_cnn" (also for an empty spec)."""
+  """(feature_fn, description) of "vgg16:PATH", "digits_cnn" (also for an empty spec) or
+  "pixels"."""
   if spec.startswith("vgg16:"):
     path = spec.split(":", 1)[1]
     return vgg16(path), f"VGG-16 relu5_1, weights {path}"
+  if spec == "pixels":
+    return (lambda images: images), "pixels (no feature network; tiny test configs)"
   if spec in ("", "digits_cnn"):
     return digits_cnn(), (f"digits_cnn fallback (rvjax cnn {FALLBACK_WIDTHS}, {FALLBACK_STEPS} "
                           "Adam steps on sklearn digits, no VGG weights given)")
-  raise ValueError(f"feature network {spec!r}: give 'vgg16:PATH' (a local .npz) or "
-                   "'digits_cnn'.")
+  raise ValueError(f"feature network {spec!r}: give 'vgg16:PATH' (a local .npz), "
+                   "'digits_cnn' or 'pixels'.")

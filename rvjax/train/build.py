@@ -13,6 +13,15 @@ batches come from:
     dihedral transforms (rvjax.data.image_folder); `config.degrade` names an on-device
     degradation `f(key, images) -> images` making a paired batch's "image" from its "target"
     inside the step (rvjax.objectives.degraded).
+
+Several players (rvjax.train.players): `config.players` = {player: {"name", "kwargs"}} names the
+modules of every player besides `config.model`; the objective then gets their `apply`s as
+`players=` and must return a `rvjax.objectives.game.Game` over exactly those players plus its
+`model` player (which is `config.model`). Every player gets its own optimizer (and optimizer
+state) from config.optimizer and config.schedule; the state holds every player's params, model
+state and optimizer state, checkpointed as one pytree. What `build` returns as the model is then a
+`players.Players`: its `apply` is the model player's, so evaluators and launch.restore see the
+model as they see a one-player run's.
 """
 import functools
 
@@ -22,7 +31,8 @@ from rvjax import data as data_lib
 from rvjax import models, objectives, tasks, validate
 from rvjax.data import image_folder
 from rvjax.objectives import degraded
-from rvjax.train import hooks as hooks_lib, optim, replicas, step as step_lib
+from rvjax.objectives.game import Game
+from rvjax.train import hooks as hooks_lib, optim, players, replicas, step as step_lib
 from rvjax.train import state as state_lib
 
 SEED_OFFSETS = {"init": 0, "train": 1, "eval": 2}
@@ -80,11 +90,23 @@ def train_batches(config, train_ds, *, start_step: int, member_seeds=None):
                                      seed=config.seed, start_step=start_step)
 
 
-def _objective(config, model):
-  objective = objectives.create(config.objective.name, model.apply,
-                                **dict(config.objective.kwargs))
-  objective = objectives.augmented.wrap(objective, config.get("augment", ""))
+def _objective(config, model, others: dict):
+  """The config's objective around `model`; a Game when `others` (the other players) exist."""
+  kwargs = dict(config.objective.kwargs)
+  if others:
+    kwargs["players"] = {p: m.apply for p, m in others.items()}
+  objective = objectives.create(config.objective.name, model.apply, **kwargs)
   degrade = config.get("degrade")  # Absent from configs saved before it existed.
+  if isinstance(objective, Game):
+    if set(objective.losses) != {objective.model} | set(others):
+      raise ValueError(f"Objective {config.objective.name!r} plays {sorted(objective.losses)} "
+                       f"with model player {objective.model!r}; config.players must name the "
+                       f"others, got {sorted(others)}.")
+    if config.get("augment", "") or (degrade and degrade.name):
+      raise ValueError("config.augment and config.degrade do not apply to a several-player "
+                       "game; leave them empty.")
+    return objective
+  objective = objectives.augmented.wrap(objective, config.get("augment", ""))
   if degrade and degrade.name:
     objective = degraded.wrap(objective, degraded.resolve(degrade.name, **dict(degrade.kwargs)))
   return objective
@@ -100,7 +122,9 @@ def build(config, train_ds):
 
   Returns:
     (model, objective, tx, steps_per_epoch, total_steps); an epoch is len(train_ds) examples
-    (for patch sampling: one patch per image on average).
+    (for patch sampling: one patch per image on average). With `config.players` (see the
+    module docstring) the model is a `players.Players`, the objective a Game and tx
+    {player: optimizer}.
   """
   if train_ds is None:
     raise ValueError("config.data names no train split: set config.data.kwargs.folders.train.")
@@ -114,8 +138,16 @@ def build(config, train_ds):
                      "config.total_steps to at least 1.")
   model = models.create(config.model.name, num_classes=train_ds.num_classes,
                         **dict(config.model.kwargs))
-  tx = optim.make_optimizer(config.optimizer, config.schedule, total_steps)
-  return model, _objective(config, model), tx, spe, total_steps
+  others = {p: models.create(s.name, **dict(s.kwargs))
+            for p, s in config.get("players", {}).items()}
+  objective = _objective(config, model, others)
+  if not isinstance(objective, Game):
+    return model, objective, optim.make_optimizer(config.optimizer, config.schedule,
+                                                  total_steps), spe, total_steps
+  txs = {p: optim.make_optimizer(config.optimizer, config.schedule, total_steps)
+         for p in objective.losses}
+  model = players.Players({objective.model: model, **others}, objective.model)
+  return model, objective, txs, spe, total_steps
 
 
 def build_hooks(config) -> dict:
@@ -129,16 +161,22 @@ def make_mesh(config):
   return replicas.from_config(config).make_mesh()
 
 
+def _init_fn(model, tx, input_shape_):
+  if isinstance(model, players.Players):
+    return model.init_fn(tx, input_shape_)
+  return state_lib.init_fn(model, tx, input_shape_)
+
+
 def abstract_state(config, model, tx, input_shape_, mesh):
   """The TrainState's shapes and shardings (K stacked members for an ensemble)."""
-  return replicas.from_config(config).abstract_state(
-      state_lib.init_fn(model, tx, input_shape_), mesh)
+  return replicas.from_config(config).abstract_state(_init_fn(model, tx, input_shape_), mesh)
 
 
 def create_state(config, model, tx, input_shape_, mesh):
-  """A fresh TrainState from the "init" key; member m of an ensemble from fold_in(key, m)."""
-  return replicas.from_config(config).create_state(
-      state_lib.init_fn(model, tx, input_shape_), seed_key(config, "init"), mesh)
+  """A fresh TrainState from the "init" key; member m of an ensemble from fold_in(key, m);
+  player i of a game from fold_in(key, i)."""
+  return replicas.from_config(config).create_state(_init_fn(model, tx, input_shape_),
+                                                   seed_key(config, "init"), mesh)
 
 
 def compile_step(config, objective, tx, mesh):

@@ -21,6 +21,7 @@ import numpy as np
 import tqdm
 
 from rvjax import data as data_lib, report, sharding
+from rvjax.objectives.game import Game
 from rvjax.report import records as report_records
 from rvjax.train import build as build_lib, checkpoint, evaluation, hooks as hooks_lib
 from rvjax.train import replicas, resume, workdir as workdir_lib, writers
@@ -179,9 +180,12 @@ def _train(run: _Run, state, source: str, meta: dict, start_time: float) -> dict
   if start_step == total_steps:  # Already trained: evaluate the final checkpoint again.
     results = evaluation.run_evals(config, predict_fn, state, mesh, writer, total_steps,
                                    run.workdir, members_fn, run.model.apply)
+  # What the objective used (e.g. a perceptual loss's feature network) goes with the results.
+  info = ({f"objective/{k}": v for k, v in run.objective.info.items()}
+          if isinstance(run.objective, Game) else {})
   summary = {"steps": total_steps, "wall_time_s": time.time() - start_time, "source": source,
-             **results}
-  provenance = report_records.environment()
+             **results, **info}
+  provenance = {**report_records.environment(), **info}
   if run.config_path is not None:
     provenance["run/config"] = run.config_path
   writer.write(total_steps, {"summary/wall_time_s": summary["wall_time_s"], **provenance})

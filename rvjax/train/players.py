@@ -5,7 +5,8 @@ A one-player state is today's TrainState: `params`, `model_state` and `opt_state
 fields are dicts keyed by player name, `{"generator": ..., "discriminator": ...}`: one pytree,
 checkpointed, restored and sharded as one.
 
-A `Game` is the objective of a several-player state. It gives each player a loss
+A `Game` (rvjax.objectives.game, re-exported here) is the objective of a several-player state.
+It gives each player a loss
 
     loss_p(params, model_state, batch, key) -> (loss, (model_state, metrics))
 
@@ -23,33 +24,45 @@ Player i's key is `fold_in(step_key, i)`. Every optimizer comes from
 import dataclasses
 from typing import Callable
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
 
-from rvjax import validate
+from rvjax.objectives.game import Game
 from rvjax.train import optim
 from rvjax.train.state import TrainState
 
-ORDERS = ("alternating", "simultaneous")
+__all__ = ["Game", "Players", "init_fn", "game_step"]
 
 
 @dataclasses.dataclass(frozen=True)
-class Game:
-  """The objective of a several-player state (see the module docstring).
+class Players:
+  """A several-player run's modules, seen from outside as its model: player `model`'s.
+
+  `apply` takes the variables of the WHOLE state, `{"params": state.params, **state.model_state}`
+  (params and model states keyed by player), and applies player `model`'s module to its own, so
+  evaluators, hooks and `launch.restore` use it as they use a one-player model.
 
   Attributes:
-    losses: {player: loss_fn}, in update order.
-    order: "alternating" or "simultaneous".
+    modules: {player: flax module}.
+    model: the player whose outputs are the run's (the Game's `model`, e.g. "generator").
   """
-  losses: dict[str, Callable]
-  order: str = "alternating"
+  modules: dict[str, nn.Module]
+  model: str
 
-  def __post_init__(self):
-    validate.check_choice(self.order, "game order", ORDERS)
-    if len(self.losses) < 2:
-      raise ValueError(f"A Game needs at least two players, got {sorted(self.losses)}; use a "
-                       "plain objective for one.")
+  def apply(self, variables, *args, **kwargs):
+    """Player `model`'s `module.apply` on its own params and model state."""
+    own = {"params": variables["params"][self.model], **variables.get(self.model, {})}
+    return self.modules[self.model].apply(own, *args, **kwargs)
+
+  def init_fn(self, txs: dict[str, optax.GradientTransformation], input_shape: tuple[int, ...]):
+    """`key -> TrainState` of every player initialized on zeros of `input_shape` (N, H, W, C);
+    fully convolutional critics see the same shape (their params do not depend on it)."""
+    zeros = jnp.zeros(input_shape, jnp.float32)
+    inits = {p: (lambda k, m=m: m.init({"params": k, "dropout": k}, zeros, train=False))
+             for p, m in self.modules.items()}
+    return init_fn(inits, txs)
 
 
 def init_fn(inits: dict[str, Callable], txs: dict[str, optax.GradientTransformation]):

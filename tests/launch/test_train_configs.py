@@ -26,11 +26,8 @@ TRAIN_CONFIGS = [n for n in FILES if hasattr(importlib.import_module(f"configs.{
 # Config args other than "tiny": source-initialized syn2real rows need a pretrained source file
 # (benchmarks/syn2real_table.py makes them), so the test trains the from-scratch row.
 ARGS = {"syn2real_digits": "tiny,row=scratch"}
-# Low-light configs read a folder made by `launch.prepare_lowlight` (prepared once below);
-# EnlightenGAN's three players do not train through launch.train yet (benchmarks/
-# lowlight_enlightengan.py trains it with train_for).
-LOWLIGHT = ("lowlight_zerodce",)
-NOT_YET = {"lowlight_enlightengan": "a several-player config: the loop does not build Games yet"}
+# Low-light configs read a folder made by `launch.prepare_lowlight` (prepared once below).
+LOWLIGHT = ("lowlight_zerodce", "lowlight_enlightengan")
 
 
 @pytest.fixture(scope="session")
@@ -42,8 +39,6 @@ def lowlight_dir(tmp_path_factory):
 
 
 def _arg(name, request):
-  if name in NOT_YET:
-    pytest.skip(f"configs/{name}.py: {NOT_YET[name]}")
   if name in LOWLIGHT:
     return f"tiny,data={request.getfixturevalue('lowlight_dir')}"
   return ARGS.get(name, "tiny")

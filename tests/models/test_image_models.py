@@ -88,6 +88,12 @@ def test_enlighten_generator_attention_gates_output():
   # leave the white half unchanged.
   half = jnp.concatenate([jnp.full((1, 8, 4, 3), 0.05), jnp.ones((1, 8, 4, 3))], 2)
   np.testing.assert_allclose(apply(half)[:, :, 4:], 1.0, atol=1e-6)
+  # Any size: a 7x5 image is the top-left 7x5 of the edge-padded 8x6 one's output.
+  odd = jax.random.uniform(jax.random.key(2), (1, 7, 5, 3)) * 0.3
+  padded = jnp.pad(odd, ((0, 0), (0, 1), (0, 1), (0, 0)), mode="edge")
+  out = jax.jit(lambda x: model.apply(v, x, train=False))(odd)
+  assert out.shape == odd.shape
+  np.testing.assert_allclose(out, apply(padded)[:, :7, :5], atol=1e-6)
 
 
 def test_discriminators_give_patch_logits():

@@ -22,7 +22,8 @@ def _setup():
   x = jnp.zeros((1, 16, 16, 3))
   inits = {n: (lambda k, m=m, s=(x if n != "d_local" else x[:, :PATCH, :PATCH]):
                m.init(k, s, train=False)) for n, m in mods.items()}
-  game = objectives.create("enlightengan", {n: m.apply for n, m in mods.items()},
+  game = objectives.create("enlightengan", mods["generator"].apply,
+                           players={n: mods[n].apply for n in ("d_global", "d_local")},
                            features=lambda z: z,  # identity phi: pixels as features
                            num_patches=NUM, patch_size=PATCH)
   rng = np.random.default_rng(0)
@@ -76,5 +77,6 @@ def test_enlightengan_player_losses_by_hand_and_one_step():
     assert any(not np.allclose(a, b) for a, b in zip(before, after)), name
   assert {"d_global/d_global", "d_local/d_local", "generator/sfp"} <= set(metrics)
   assert float(metrics["finite"]) == 1.0
-  with pytest.raises(ValueError, match="apply functions"):
-    E.make_enlightengan({"generator": None}, features=lambda z: z)
+  assert game.model == "generator" and game.info == {"features": "<lambda>"}
+  with pytest.raises(ValueError, match="critic apply functions"):
+    E.make_enlightengan(None, players={"d_global": None}, features=lambda z: z)
