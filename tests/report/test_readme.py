@@ -80,3 +80,10 @@ def test_cli_rewrites_only_the_block(tmp_path):
   bad = subprocess.run([*cmd[:-1], "--table=missing"], cwd=ROOT, capture_output=True, text=True)
   assert bad.returncode != 0 and "report-table:missing" in bad.stderr
   assert doc.read_text() == text  # Nothing changed by the failed call.
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/results.md"])
+def test_repository_documents_hold_the_main_table_markers(doc):
+  """The generator can rewrite the main command's table in both documents (one pair each)."""
+  text = open(os.path.join(ROOT, doc)).read()
+  assert "| new |" in readme.replace_block(text, "main", ["| new |"])
