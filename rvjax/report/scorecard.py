@@ -128,8 +128,10 @@ def adversarial(run: Run) -> list[Section]:
   for n in run.evals_of("adversarial"):
     cfg = run.config["evals"][n]
     table, checks = adversarial_table(run, n)
+    subset = (f"first {cfg['num_examples']} examples of the " if cfg.get("num_examples")
+              else "")
     s = Section(f"Adversarial robustness ({n}: {cfg.get('norm', 'linf')}, "
-                f"{cfg.get('split', 'test')} split)")
+                f"{subset}{cfg.get('split', 'test')} split)")
     if not table:
       s.missing = f"eval {n!r} has no results yet: `python -m launch.evaluate --workdir={run.workdir}`."
       sections.append(s)
