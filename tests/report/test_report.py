@@ -59,12 +59,20 @@ def test_full_scorecard(tmp_path):
   assert "| pgd | 40.00 (!) |" in md and "failed checks monotone" in md
   # Certified accuracy has its section; provenance is on the scorecard.
   assert "| ibp | 50.00 |" in md and "jax " in md and "12.5 s" in md
+  assert "### Adversarial robustness (adv: linf, test split)" in md
   for p in paths["plots"]:
     with open(p, "rb") as f:
       assert f.read(8) == b"\x89PNG\r\n\x1a\n"
   assert len(paths["plots"]) == 3  # reliability, severity, accuracy vs eps
   data = json.load(open(paths["json"]))
   assert data["runs"][0]["headline"]["C accuracy"] == pytest.approx(0.8)
+
+
+def test_adversarial_subset_is_named(tmp_path):
+  evals = {**CONFIG["evals"], "adv": {**CONFIG["evals"]["adv"], "num_examples": 180}}
+  w = make_workdir(tmp_path / "sub", full_metrics(), {**CONFIG, "evals": evals})
+  md = open(report.write(w)["markdown"]).read()
+  assert "### Adversarial robustness (adv: linf, first 180 examples of the test split)" in md
 
 
 def test_missing_results_name_the_command(tmp_path):
