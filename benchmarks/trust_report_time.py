@@ -20,7 +20,6 @@ from jax import monitoring
 from rvjax import evaluators
 from rvjax.train import build, resume
 
-COMPILE_EVENT = "/jax/compilation_cache/compile_time_saved_sec"
 BACKEND_COMPILE = "/jax/core/compile/backend_compile_duration"
 
 

@@ -30,7 +30,6 @@ import tempfile
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 import rvjax
 from configs import syn2real_digits
