@@ -222,10 +222,11 @@ def restoration(run: Run) -> list[Section]:
               ["degraded input", g("psnr_input"), g("ssim_input"), g("niqe_input")],
               ["restored", g("psnr"), g("ssim"), g("niqe")]]
     gain = run.get(f"{n}/psnr") - (run.get(f"{n}/psnr_input") or 0.0)
-    count = len(run.get(f"{n}/psnr_per_image") or [])
+    per_image = run.get(f"{n}/psnr_per_image")  # The writer logs a 1-element list as a scalar.
+    count = len(per_image) if isinstance(per_image, list) else int(per_image is not None)
     protocol = ", Y channel" if cfg.get("y_channel") else ""
     protocol += f", border crop {cfg['crop']}" if cfg.get("crop") else ""
-    s.notes.append(f"Means over {count} images{protocol}; the restorer gains {gain:+.2f} dB PSNR "
+    s.notes.append(f"Means over {count} image{'s' * (count != 1)}{protocol}; the restorer gains {gain:+.2f} dB PSNR "
                    "over its input. NIQE (lower is better) is this project's own Train400 fit.")
     sections.append(s)
   return sections

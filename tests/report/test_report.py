@@ -141,3 +141,7 @@ def test_restorer_scorecard_and_before_after_grid(tmp_path):
   for column, want in ((0, 128), (1, 255), (2, 0)):
     centre = img[height // 4, int((column + 0.5) * width / 3)]
     assert abs(centre - want) < 30, (column, centre)
+  # One image: the writer logs its 1-element per-image list as a scalar.
+  one = make_workdir(tmp_path / "one", {"bsd/psnr": 27.0, "bsd/psnr_input": 20.0,
+                                         "bsd/psnr_per_image": 27.0}, RESTORER)
+  assert "Means over 1 image; the restorer gains +7.00 dB" in open(report.write(one)["markdown"]).read()
