@@ -44,7 +44,7 @@ def main():
   predict_fn = build.make_predict_fn(config, model, mesh)
   member_fn = build.make_member_logits_fn(config, model, mesh)
   print(f"jax {jax.__version__}, {jax.device_count()} x {jax.devices()[0].device_kind}")
-  print(f"{'eval / piece':44s} {'wall s':>8s} {'cpu s':>8s} {'compiles':>8s} {'compile s':>9s}")
+  print(f"{'eval / piece':44s} {'wall s':>8s} {'cpu s':>8s} {'compiles':>8s} {'compile wall s':>14s}")
   totals = [0.0, 0.0, 0, 0.0]
   names = args.evals.split(",") if args.evals else list(config.evals)
   names = names[:1] if args.quick else names
@@ -65,11 +65,11 @@ def main():
     end = (time.perf_counter(), time.process_time(), compiles["n"], compiles["s"])
     total = [a - b for a, b in zip(end, (t0, c0, n0, s0))]
     print(f"{name + ' (' + ecfg.type + ')':44s} {total[0]:8.1f} {total[1]:8.1f} {total[2]:8d} "
-          f"{total[3]:9.1f}")
+          f"{total[3]:14.1f}")
     for key, w, c, n, s in rows:
-      print(f"  {'... ' + key:42s} {w:8.1f} {c:8.1f} {n:8d} {s:9.1f}")
+      print(f"  {'... ' + key:42s} {w:8.1f} {c:8.1f} {n:8d} {s:14.1f}")
     totals = [a + b for a, b in zip(totals, total)]
-  print(f"{'all evals':44s} {totals[0]:8.1f} {totals[1]:8.1f} {totals[2]:8d} {totals[3]:9.1f}")
+  print(f"{'all evals':44s} {totals[0]:8.1f} {totals[1]:8.1f} {totals[2]:8d} {totals[3]:14.1f}")
 
 
 if __name__ == "__main__":
