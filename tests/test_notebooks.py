@@ -18,7 +18,7 @@ def _cells(nb):
 def test_every_pillar_has_a_notebook():
   names = {os.path.basename(p)[:-3] for p in SOURCES}
   assert {"quickstart", "adversarial", "uncertainty", "corruptions", "restoration",
-          "certified"} <= names
+          "syn2real", "certified"} <= names
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=os.path.basename)

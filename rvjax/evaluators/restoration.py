@@ -8,6 +8,11 @@ same inputs; the restored f(y) (clipped to [0, 1]) and y itself are scored again
 Images are grouped by shape and run at their true size (one compilation per shape, no padding
 that a convolutional restorer would see). A degradation that crops (`rvjax.degrade.sr_input`
 crops to a multiple of the scale) crops the reference the same way: top-left kept.
+
+Given the run's `workdir` and the eval's `name` (context from the trainer), it also keeps a
+centre crop of the first `samples` images, degraded / restored / clean, in
+workdir/samples/<name>.npz (`rvjax.report.records.write_samples`), which the report draws as a
+before/after grid.
 """
 import jax
 import jax.numpy as jnp
@@ -16,6 +21,7 @@ import numpy as np
 from rvjax import metrics, validate
 from rvjax.data import image_folder
 from rvjax.objectives import degraded
+from rvjax.report import records
 
 
 def _round8(x: np.ndarray) -> np.ndarray:
@@ -54,15 +60,23 @@ class Evaluator:
     limit: the first `limit` images only (0: all).
     niqe: also report the no-reference score (rvjax.metrics.niqe, this project's Train400 fit)
       of the degraded and restored images.
+    samples, sample_size: how many images (0: none) the report's grid shows, as centre crops
+      of at most sample_size x sample_size pixels; kept only with `workdir` and `name`.
+    workdir, name: context from the trainer (the run's directory, the eval's key).
   """
 
   def __init__(self, predict_fn, *, data=None, mesh=None, folder: str = "", degrade=None,
                seed: int = 0, channels: int = 0, y_channel: bool = False, crop: int = 0,
-               limit: int = 0, niqe: bool = False):
+               limit: int = 0, niqe: bool = False, samples: int = 3, sample_size: int = 96,
+               workdir: str | None = None, name: str | None = None):
     del mesh
     validate.check_positive(limit, "limit", allow_zero=True)
     validate.check_positive(crop, "crop", allow_zero=True)
+    validate.check_positive(samples, "samples", allow_zero=True)
+    validate.check_positive(sample_size, "sample_size")
     self.predict_fn, self.crop, self.niqe = predict_fn, int(crop), niqe
+    self.samples, self.sample_size = int(samples), int(sample_size)
+    self.samples_to = (workdir, name) if workdir and name and samples else None
     path = _resolve_folder(folder, data)
     images = image_folder.read_folder(path, channels=3 if y_channel else (channels or None))
     if y_channel:
@@ -86,11 +100,28 @@ class Evaluator:
       ssim.append(float(metrics.ssim(x, r, crop=self.crop)[0]))
     return psnr, ssim
 
+  def sample_crops(self, restored) -> dict:
+    """{"degraded", "restored", "clean"}: (n, s, s, C) centre crops of the first `samples`
+    images (s = min(sample_size, the smallest restored side)), clipped to [0, 1]."""
+    n = min(self.samples, len(restored))
+    side = min([self.sample_size, *[min(r.shape[:2]) for r in restored[:n]]])
+    def centre(im, h, w):
+      top, left = (h - side) // 2, (w - side) // 2
+      return np.clip(im[top:top + side, left:left + side], 0, 1)
+    out = {"degraded": [], "restored": [], "clean": []}
+    for y, r, x in zip(self.inputs[:n], restored[:n], self.images[:n]):
+      h, w = r.shape[:2]
+      for title, im in (("degraded", y), ("restored", r), ("clean", x)):
+        out[title].append(centre(np.asarray(im, np.float32)[:h, :w], h, w))
+    return {k: np.stack(v) for k, v in out.items()}
+
   def run(self, state):
     """Yields psnr, ssim (means over images; dB and [0, 1]), psnr_input, ssim_input (of the
     degraded inputs), psnr_per_image, ssim_per_image (lists in folder order) and, with niqe,
     niqe and niqe_input (means; lower is closer to pristine statistics)."""
     restored = [np.asarray(self.predict_fn(state, jnp.asarray(y)[None]))[0] for y in self.inputs]
+    if self.samples_to and restored:
+      records.write_samples(*self.samples_to, self.sample_crops(restored))
     psnr, ssim = self._score(restored)
     psnr_in, ssim_in = self._score(self.inputs)
     yield "psnr", float(np.mean(psnr))

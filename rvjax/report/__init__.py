@@ -44,6 +44,13 @@ def _plots(run: Run, out_dir: str) -> dict:
                                 flagged=not all(checks.values()))
       title = next(s.title for s in scorecard.adversarial(run) if f"({n}:" in s.title)
       out.setdefault(title, []).append(("robust accuracy vs eps", path))
+  for n in run.evals_of("restoration"):
+    samples = records.read_samples(run.workdir, n)
+    if samples:
+      path = rel(f"restoration_grid_{n}")
+      plots_lib.image_grid(os.path.join(out_dir, path), samples, max_rows=len(samples["clean"]))
+      out.setdefault(scorecard.restoration_title(run, n), []).append(
+          ("before / after: degraded, restored, clean (centre crops)", path))
   return out
 
 

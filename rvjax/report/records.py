@@ -12,9 +12,12 @@ import platform
 import tempfile
 from typing import Any
 
+import numpy as np
+
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.json"
 EVALS_FILE = "evals.json"  # {eval name: its config} of every eval that logged into the workdir.
+SAMPLES_DIR = "samples"  # <eval name>.npz: example images an evaluator kept for the report.
 
 
 def atomic_write(path: str, text: str) -> None:
@@ -67,6 +70,34 @@ def record_evals(workdir: str, evals: dict) -> None:
     with open(path) as f:
       known = json.load(f)
   atomic_write(path, json.dumps({**known, **evals}, indent=2, sort_keys=True, default=str))
+
+
+def samples_path(workdir: str, eval_name: str) -> str:
+  return os.path.join(workdir, SAMPLES_DIR, f"{eval_name}.npz")
+
+
+def write_samples(workdir: str, eval_name: str, arrays: dict) -> str:
+  """Saves {title: (N, H, W, C) images in [0, 1]} of eval `eval_name` (atomically replaced)."""
+  path = samples_path(workdir, eval_name)
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  fd, tmp = tempfile.mkstemp(prefix=".samples.", suffix=".npz", dir=os.path.dirname(path))
+  try:
+    with os.fdopen(fd, "wb") as f:
+      np.savez_compressed(f, **{k: np.asarray(v, np.float32) for k, v in arrays.items()})
+    os.replace(tmp, path)
+  except BaseException:
+    os.unlink(tmp)
+    raise
+  return path
+
+
+def read_samples(workdir: str, eval_name: str) -> dict:
+  """{title: images} saved by `write_samples` (in saved order); {} when there are none."""
+  path = samples_path(workdir, eval_name)
+  if not os.path.isfile(path):
+    return {}
+  with np.load(path) as f:
+    return {k: f[k] for k in f.files}
 
 
 def latest(records: list[dict]) -> tuple[dict[str, Any], dict[str, int]]:

@@ -82,31 +82,47 @@ def _cell(column: str, values: list) -> str:
   return mean_std(values)
 
 
+def _joined(values) -> str:
+  return ", ".join(dict.fromkeys(str(v) for v in values))
+
+
 def comparison(runs: list[Run]) -> tuple[list, dict]:
-  """Side-by-side rows (percent; mean ± std over seeds) and the same as data."""
+  """Side-by-side rows (percent; mean ± std over seeds) and the same as data.
+
+  Each row ends with what its numbers carry: the train wall time (s, mean ± std over seeds),
+  the `--config` flag that produced the runs and their hardware.
+  """
   groups = seed_groups(runs)
   heads = [[scorecard.headline(r) for r in g] for g in groups]
   columns = list(dict.fromkeys(c for hs in heads for h in hs for c in h))
-  rows = [["run", "seeds", *columns]]
+  rows = [["run", "seeds", *columns, "wall time (s)", "config", "hardware"]]
   data = {}
   for g, hs in zip(groups, heads):
     label = g[0].name if len(g) == 1 else f"{g[0].name} (+{len(g) - 1} seeds)"
     cells = {c: [h.get(c) for h in hs] for c in columns}
-    rows.append([label, len(g), *[_cell(c, cells[c]) for c in columns]])
+    prov = [provenance(r) for r in g]
+    walls = [p["wall_time_s"] for p in prov]
+    config, hardware = _joined(f"`{p['config']}`" for p in prov), _joined(p["hardware"] for p in prov)
+    rows.append([label, len(g), *[_cell(c, cells[c]) for c in columns],
+                 mean_std(walls, scale=1.0, digits=1), config, hardware])
     data[label] = {"workdirs": [r.workdir for r in g], "seeds": [r.config.get("seed") for r in g],
-                   **cells}
+                   **cells, "wall_time_s": walls, "config": config, "hardware": hardware}
   return rows, data
+
+
+def comparison_markdown(runs: list[Run]) -> list[str]:
+  """The comparison as Markdown lines: its legend, then the table."""
+  rows, _ = comparison(runs)
+  return ["Percent unless stated; NLL in nats, PSNR in dB, SSIM as a fraction; runs that "
+          "differ only in `seed` are aggregated as mean ± sample std. (!) marks numbers with "
+          "failed gradient-masking checks.", "", *_table(rows)]
 
 
 def markdown(runs: list[Run], sections: dict, plots: dict) -> str:
   """The whole report: a comparison table when there are several runs, then each scorecard."""
   lines = ["# rvjax trust report", ""]
   if len(runs) > 1:
-    rows, _ = comparison(runs)
-    lines += ["## Comparison", "",
-              "Percent unless stated; NLL in nats, PSNR in dB, SSIM as a fraction; runs that "
-              "differ only in `seed` are aggregated as mean ± sample std. (!) marks numbers with "
-              "failed gradient-masking checks.", "", *_table(rows), ""]
+    lines += ["## Comparison", "", *comparison_markdown(runs), ""]
   for run in runs:
     lines += run_markdown(run, sections[run.workdir], plots.get(run.workdir, {}))
   return "\n".join(lines).rstrip() + "\n"

@@ -128,8 +128,10 @@ def adversarial(run: Run) -> list[Section]:
   for n in run.evals_of("adversarial"):
     cfg = run.config["evals"][n]
     table, checks = adversarial_table(run, n)
+    subset = (f"first {cfg['num_examples']} examples of the " if cfg.get("num_examples")
+              else "")
     s = Section(f"Adversarial robustness ({n}: {cfg.get('norm', 'linf')}, "
-                f"{cfg.get('split', 'test')} split)")
+                f"{subset}{cfg.get('split', 'test')} split)")
     if not table:
       s.missing = f"eval {n!r} has no results yet: `python -m launch.evaluate --workdir={run.workdir}`."
       sections.append(s)
@@ -196,6 +198,40 @@ def ood(run: Run) -> Section:
   return s
 
 
+def restoration_title(run: Run, name: str) -> str:
+  cfg = run.config["evals"][name]
+  degrade = (cfg.get("degrade") or {}).get("name") or "inputs as stored"
+  kwargs = ", ".join(f"{k}={v}" for k, v in ((cfg.get("degrade") or {}).get("kwargs") or {}).items())
+  return (f"Restoration quality ({name}: {cfg.get('folder') or 'the data folder'}, "
+          f"{degrade.rsplit('.', 1)[-1]}{f' {kwargs}' if kwargs else ''})")
+
+
+def restoration(run: Run) -> list[Section]:
+  """Per restoration eval: PSNR / SSIM (and NIQE) of the degraded inputs and of the restored
+  images, against the clean ones."""
+  sections = []
+  for n in run.evals_of("restoration"):
+    cfg = run.config["evals"][n]
+    s = Section(restoration_title(run, n))
+    if run.get(f"{n}/psnr") is None:
+      s.missing = f"eval {n!r} has no results yet: `python -m launch.evaluate --workdir={run.workdir}`."
+      sections.append(s)
+      continue
+    g = lambda k, d=4: num(run.get(f"{n}/{k}"), d)
+    s.rows = [["images", "PSNR (dB)", "SSIM", "NIQE"],
+              ["degraded input", g("psnr_input"), g("ssim_input"), g("niqe_input")],
+              ["restored", g("psnr"), g("ssim"), g("niqe")]]
+    gain = run.get(f"{n}/psnr") - (run.get(f"{n}/psnr_input") or 0.0)
+    per_image = run.get(f"{n}/psnr_per_image")  # The writer logs a 1-element list as a scalar.
+    count = len(per_image) if isinstance(per_image, list) else int(per_image is not None)
+    protocol = ", Y channel" if cfg.get("y_channel") else ""
+    protocol += f", border crop {cfg['crop']}" if cfg.get("crop") else ""
+    s.notes.append(f"Means over {count} image{'s' * (count != 1)}{protocol}; the restorer gains {gain:+.2f} dB PSNR "
+                   "over its input. NIQE (lower is better) is this project's own Train400 fit.")
+    sections.append(s)
+  return sections
+
+
 def other(run: Run, known: set) -> list[Section]:
   """Evals of types without a dedicated section (certified, restoration, ...): every number."""
   sections = []
@@ -213,13 +249,14 @@ def other(run: Run, known: set) -> list[Section]:
   return sections
 
 
-KNOWN = {"classification", "calibration", "corruption", "adversarial", "certified", "ood"}
+KNOWN = {"classification", "calibration", "corruption", "adversarial", "certified", "ood",
+         "restoration"}
 
 
 def build(run: Run) -> list[Section]:
   """Every section of `run`'s scorecard, in reading order."""
   return [clean(run), calibration(run), corruption(run), *adversarial(run), *certified(run),
-          ood(run), *other(run, KNOWN)]
+          ood(run), *restoration(run), *other(run, KNOWN)]
 
 
 def headline(run: Run) -> dict:

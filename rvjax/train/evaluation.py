@@ -31,7 +31,7 @@ def run_evals(config, predict_fn, state, mesh, writer, step: int, workdir: str |
     kwargs = {k: v for k, v in ecfg.items() if k != "type"}
     ev = evaluators_lib.create(ecfg.type, predict_fn, data=config.data, mesh=mesh,
                                workdir=workdir, member_logits_fn=member_logits_fn,
-                               apply_fn=apply_fn, **kwargs)
+                               apply_fn=apply_fn, name=name, **kwargs)
     results.update({f"{name}/{k}": v for k, v in ev.run(state)})
   if results:
     writer.write(step, results)

@@ -150,3 +150,15 @@ def test_tfds_source_reads_cifar10_corrupted(tmp_path):
   probs = np.asarray(jax.nn.softmax(predict(w, jnp.asarray(ds.images[:12]))), np.float64)
   assert m["glass_blur/2/accuracy"] == pytest.approx(float(metrics.accuracy(probs, ds.labels[:12])))
   assert m["glass_blur/2/nll"] == pytest.approx(float(metrics.nll(probs, ds.labels[:12])), rel=1e-5)
+
+
+@pytest.mark.parametrize("name", ["glass_blur", "jpeg_compression"])
+def test_cpu_compile_options_change_rounding_only(name):
+  """The evaluator's cells compile with LLVM optimization level 0 on CPU; their images equal the
+  default compilation's within float rounding (a wrong option or a dropped key would not)."""
+  x = jnp.asarray(data.load("digits", "test").images[:64])
+  key = jax.random.key(5)
+  got = corruption._corrupt(x, key, name=name, severity=3, table="cifar10")
+  want = jax.jit(lambda z, k: corruptions.corrupt(z, name, 3, key=k, table="cifar10"))(x, key)
+  np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-5)
+  assert float(jnp.abs(want - x).mean()) > 0.01  # The corruption does change the images.

@@ -1,4 +1,5 @@
 """The restoration-quality and enhance-then-classify evaluators against hand computations."""
+import os
 import types
 
 import jax
@@ -12,6 +13,7 @@ import rvjax.degrade as D
 import rvjax.restore as R
 from rvjax import data as data_lib
 from rvjax import evaluators, metrics, sharding
+from rvjax.report import records
 
 STATE = types.SimpleNamespace(step=np.int32(0))
 
@@ -47,6 +49,31 @@ def test_restoration_eval_matches_skimage_with_fixed_noise(tmp_path):
   np.testing.assert_allclose(r["ssim_per_image"], want_ssim, rtol=1e-3, atol=1e-4)
   np.testing.assert_allclose(r["psnr"], r["psnr_input"], rtol=1e-6)
   assert 19 < r["psnr"] < 22  # sigma 25: about 20.2 dB
+
+
+def test_restoration_eval_keeps_centre_crops_for_the_report(tmp_path):
+  """With the run's workdir and the eval's name, the first `samples` images are saved as centre
+  crops: the identity restorer's output equals the clipped degraded input, and the clean crop
+  is the image's own centre (a crop at another place, or unclipped noise, fails)."""
+  (tmp_path / "ims").mkdir()
+  folder, ims = _folder(tmp_path / "ims", [(24, 20), (20, 28), (22, 22)])
+  work = str(tmp_path / "run")
+  ev = evaluators.create("restoration", lambda s, x: x, folder=folder, samples=2, sample_size=16,
+                         workdir=work, name="bsd",
+                         degrade={"name": "rvjax.degrade.gaussian_noise", "kwargs": {"sigma": 50.0}})
+  dict(ev.run(STATE))
+  got = records.read_samples(work, "bsd")
+  assert list(got) == ["degraded", "restored", "clean"]
+  assert all(v.shape == (2, 16, 16, 1) for v in got.values())
+  np.testing.assert_allclose(got["clean"][0, ..., 0], ims[0][4:20, 2:18])
+  np.testing.assert_allclose(got["clean"][1, ..., 0], ims[1][2:18, 6:22])
+  np.testing.assert_array_equal(got["restored"], got["degraded"])
+  assert got["degraded"].min() >= 0 and got["degraded"].max() <= 1
+  assert np.abs(got["degraded"] - got["clean"]).mean() > 0.05
+  # Without the context (benchmarks calling run() directly) nothing is written.
+  dict(evaluators.create("restoration", lambda s, x: x, folder=folder, name="x").run(STATE))
+  assert records.read_samples(str(tmp_path), "x") == {} and not os.path.exists(
+      os.path.join(str(tmp_path), records.SAMPLES_DIR))
 
 
 def test_restoration_eval_sr_crops_the_reference_and_scores_y(tmp_path):

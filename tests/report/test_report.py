@@ -59,12 +59,20 @@ def test_full_scorecard(tmp_path):
   assert "| pgd | 40.00 (!) |" in md and "failed checks monotone" in md
   # Certified accuracy has its section; provenance is on the scorecard.
   assert "| ibp | 50.00 |" in md and "jax " in md and "12.5 s" in md
+  assert "### Adversarial robustness (adv: linf, test split)" in md
   for p in paths["plots"]:
     with open(p, "rb") as f:
       assert f.read(8) == b"\x89PNG\r\n\x1a\n"
   assert len(paths["plots"]) == 3  # reliability, severity, accuracy vs eps
   data = json.load(open(paths["json"]))
   assert data["runs"][0]["headline"]["C accuracy"] == pytest.approx(0.8)
+
+
+def test_adversarial_subset_is_named(tmp_path):
+  evals = {**CONFIG["evals"], "adv": {**CONFIG["evals"]["adv"], "num_examples": 180}}
+  w = make_workdir(tmp_path / "sub", full_metrics(), {**CONFIG, "evals": evals})
+  md = open(report.write(w)["markdown"]).read()
+  assert "### Adversarial robustness (adv: linf, first 180 examples of the test split)" in md
 
 
 def test_missing_results_name_the_command(tmp_path):
@@ -100,3 +108,40 @@ def test_malformed_metrics_line_is_named(tmp_path):
 def test_not_a_workdir(tmp_path):
   with pytest.raises(FileNotFoundError, match="is not an rvjax workdir"):
     report.write(str(tmp_path))
+
+
+RESTORER = {"seed": 0, "model": {"name": "dncnn"}, "objective": {"name": "restoration"},
+            "data": {"name": "image_folder"},
+            "evals": {"bsd": {"type": "restoration", "folder": "BSD68", "crop": 0,
+                              "degrade": {"name": "rvjax.degrade.gaussian_noise",
+                                          "kwargs": {"sigma": 25.0}}}}}
+
+
+def test_restorer_scorecard_and_before_after_grid(tmp_path):
+  """PSNR/SSIM table of the degraded input and the restored images, and the grid drawn from the
+  saved samples: degraded (gray) | restored (white) | clean (black), one row per sample."""
+  import numpy as np
+  from PIL import Image
+  w = make_workdir(tmp_path / "dncnn", {"bsd/psnr": 27.77, "bsd/ssim": 0.744,
+                                         "bsd/psnr_input": 20.48, "bsd/ssim_input": 0.4,
+                                         "bsd/psnr_per_image": [27.0, 28.54]}, RESTORER)
+  shape = (2, 16, 16, 1)
+  records.write_samples(w, "bsd", {"degraded": np.full(shape, 0.5), "restored": np.ones(shape),
+                                   "clean": np.zeros(shape)})
+  paths = report.write(w)
+  md = open(paths["markdown"]).read()
+  assert "### Restoration quality (bsd: BSD68, gaussian_noise sigma=25.0)" in md
+  assert "| degraded input | 20.48 | 0.4 | n/a |" in md and "| restored | 27.77 | 0.744 | n/a |" in md
+  assert "Means over 2 images; the restorer gains +7.29 dB" in md
+  grid = [p for p in paths["plots"] if "restoration_grid_bsd" in p]
+  assert len(grid) == 1 and f"]({os.path.basename(grid[0])})" in md
+  img = np.asarray(Image.open(grid[0]).convert("L"), np.float32)
+  height, width = img.shape
+  assert width == 3 * 220 and height == 2 * 220  # 3 columns, 2 rows (2.2 in at 100 dpi each).
+  for column, want in ((0, 128), (1, 255), (2, 0)):
+    centre = img[height // 4, int((column + 0.5) * width / 3)]
+    assert abs(centre - want) < 30, (column, centre)
+  # One image: the writer logs its 1-element per-image list as a scalar.
+  one = make_workdir(tmp_path / "one", {"bsd/psnr": 27.0, "bsd/psnr_input": 20.0,
+                                         "bsd/psnr_per_image": 27.0}, RESTORER)
+  assert "Means over 1 image; the restorer gains +7.00 dB" in open(report.write(one)["markdown"]).read()
