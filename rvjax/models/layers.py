@@ -156,6 +156,40 @@ def norm_def(train: bool, dtype: Any = jnp.float32) -> ModuleDef:
                            epsilon=BN_EPSILON, dtype=dtype, param_dtype=jnp.float32)
 
 
+def max_pool(x: jnp.ndarray, window: Sequence[int], strides: Sequence[int]) -> jnp.ndarray:
+  """Max pooling over H, W of NHWC `x` without padding ("VALID"), as `flax.linen.max_pool`.
+
+  When window == strides and both divide H and W (the usual 2x2/2 pool), the pool is computed
+  as a reshape to (N, H/wh, wh, W/ww, ww, C) and a max over the window axes. Its gradient is an
+  elementwise mask that XLA:CPU keeps fast, while `reduce_window`'s gradient (select-and-scatter)
+  is rewritten there into index arrays and a scatter (several times slower in attacks and train
+  steps). Other shapes fall back to `flax.linen.max_pool`.
+
+  Values are identical on both paths. Gradients differ only at ties inside a window: this path
+  splits the gradient equally among the tied maxima (jnp.max), `reduce_window` gives all of it to
+  one of them. After a ReLU most ties are windows of zeros, whose gradient the ReLU's zero slope
+  at 0 then discards on both paths, so gradients with respect to the input and the earlier
+  weights differ only where positive activations tie exactly.
+
+  Args:
+    x: (N, H, W, C) array.
+    window: (wh, ww) window size.
+    strides: (sh, sw) strides.
+
+  Returns:
+    (N, (H - wh) // sh + 1, (W - ww) // sw + 1, C) array of x's dtype.
+  """
+  window, strides = tuple(window), tuple(strides)
+  if x.ndim != 4 or len(window) != 2 or len(strides) != 2:
+    raise ValueError(f"max_pool takes NHWC x with a 2-D window and strides, got x of shape "
+                     f"{x.shape}, window {window}, strides {strides}.")
+  n, h, w, c = x.shape
+  (wh, ww) = window
+  if window != strides or h % wh or w % ww:
+    return nn.max_pool(x, window, strides=strides)
+  return jnp.max(x.reshape(n, h // wh, wh, w // ww, ww, c), axis=(2, 4))
+
+
 def global_avg_pool(x: jnp.ndarray) -> jnp.ndarray:
   """(N, H, W, C) -> (N, C) mean over space."""
   return jnp.mean(x, axis=(1, 2))
