@@ -39,7 +39,9 @@ setuptools.setup(
             "jupytext>=1.19,<2",
             "PyWavelets>=1.9,<2",  # scikit-image's denoise_wavelet, the wavelet reference
         ],
-        # Reference restorers for benchmarks only (the tests skip what is missing).
-        "bench": ["bm3d>=4.0.3,<5"],
+        # Benchmarks only (benchmarks/peers.py's PyTorch peers, reference restorers); the
+        # package never imports them and the tests skip what is missing.
+        "bench": ["bm3d>=4.0.3,<5", "torch==2.14.1", "torchvision==0.29.1",
+                  "torchattacks==3.5.1", "imagecorruptions==1.1.2"],
     },
 )

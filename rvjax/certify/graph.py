@@ -12,7 +12,8 @@ the list of `Op`s that carry the input's uncertainty, each of one kind:
              reduce_window_sum (average pooling), and the shape ops (reshape/flatten, broadcast,
              transpose, squeeze, expand_dims, slice, pad, concatenate, convert_element_type);
   relu       max(x, c) with c exact (relu: c = 0);
-  max_pool   reduce_window_max / reduce_max (max pooling, global max pooling).
+  max_pool   reduce_window_max / reduce_max (flax's max pooling; `models.layers.max_pool`'s
+             reshape + max over the window axes; global max pooling).
 
 Anything else on the input's path (a product of two input-dependent values, tanh, softmax, ...)
 raises ValueError naming the operation and the flax layer it sits in. Batch norm is bounded in

@@ -36,7 +36,7 @@ from absl import logging
 
 from rvjax import data as data_lib
 from rvjax import attacks as attacks_lib
-from rvjax import sharding, validate
+from rvjax import compiler, sharding, validate
 from rvjax.evaluators import adversarial_sanity, predictions
 
 
@@ -91,7 +91,9 @@ class Evaluator:
 
   def _fn(self, attack):
     if attack not in self._compiled:
-      self._compiled[attack] = jax.jit(functools.partial(_correct, self.predict_fn, attack))
+      # Attacks are gradient-heavy: compiled with the backend's gradient options.
+      self._compiled[attack] = compiler.gradient_jit(
+          functools.partial(_correct, self.predict_fn, attack))
     return self._compiled[attack]
 
   def correct(self, state, attack, eps: float, key, *, batch_size: int | None = None,

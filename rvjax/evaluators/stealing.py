@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rvjax import attacks, models, objectives
+from rvjax import attacks, compiler, models, objectives
 from rvjax import data as data_lib
 from rvjax.stealing import queries
 from rvjax.train import fit, state as state_lib, step as step_lib
@@ -77,7 +77,7 @@ class Evaluator:
     self.init = jax.jit(state_lib.init_fn(self.model, self.tx, (1,) + test_ds.images.shape[1:]))
     self.sub_predict = step_lib.compile_predict(self.model.apply)
     step_size = 2.5 * transfer_eps / transfer_steps
-    self.attack = jax.jit(lambda s, x, y, key: attacks.pgd(
+    self.attack = compiler.gradient_jit(lambda s, x, y, key: attacks.pgd(
         lambda z: step_lib.predict(self.model.apply, s, z), x, y, key=key, eps=transfer_eps,
         step_size=step_size, steps=transfer_steps))
 

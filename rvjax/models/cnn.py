@@ -49,6 +49,6 @@ class CNN(layers.Classifier):
         x = norm(name=f"bn{i}")(x)
       x = nn.relu(x)
       if i < len(self.widths) - 1 and min(x.shape[1:3]) >= self.pool_min_size:
-        x = nn.max_pool(x, (2, 2), strides=(2, 2))
+        x = layers.max_pool(x, (2, 2), (2, 2))
       x = self._dropout(x, train)
     return self._head(layers.global_avg_pool(x), train)

@@ -10,7 +10,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from rvjax.models.layers import conv_init, norm_def
+from rvjax.models.layers import conv_init, max_pool, norm_def
 
 LUMA = (0.299, 0.587, 0.114)
 
@@ -60,8 +60,8 @@ class EnlightenGenerator(nn.Module):
       z = block(z, f)
       if i < len(self.widths) - 1:
         skips.append((z, a))
-        z = nn.max_pool(z, (2, 2), (2, 2))
-        a = nn.max_pool(a, (2, 2), (2, 2))
+        z = max_pool(z, (2, 2), (2, 2))
+        a = max_pool(a, (2, 2), (2, 2))
     for f, (skip, a) in zip(self.widths[-2::-1], skips[::-1]):
       z = jax.image.resize(z, skip.shape[:3] + (z.shape[-1],), "bilinear")
       z = _conv(f)(z)

@@ -22,6 +22,7 @@ import functools
 from typing import Any, Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from rvjax import validate
@@ -154,6 +155,64 @@ def norm_def(train: bool, dtype: Any = jnp.float32) -> ModuleDef:
   """
   return functools.partial(nn.BatchNorm, use_running_average=not train, momentum=BN_MOMENTUM,
                            epsilon=BN_EPSILON, dtype=dtype, param_dtype=jnp.float32)
+
+
+def max_pool(x: jnp.ndarray, window: Sequence[int], strides: Sequence[int]) -> jnp.ndarray:
+  """Max pooling over H, W of NHWC `x` without padding ("VALID"), as `flax.linen.max_pool`.
+
+  When window == strides and both divide H and W (the usual 2x2/2 pool), the pool is computed
+  as a reshape to (N, H/wh, wh, W/ww, ww, C) and a max over the window axes, with a gradient
+  that is an elementwise mask, which XLA:CPU keeps fast; `reduce_window`'s gradient
+  (select-and-scatter) is rewritten there into index arrays and a scatter, several times slower
+  in attacks and train steps. Other shapes fall back to `flax.linen.max_pool`.
+
+  Values and gradients equal flax's, ties included: the whole gradient of a window goes to its
+  first maximum in row-major order, as reduce_window's does (plain `jnp.max` would split it
+  among tied maxima). Ties are common on images with flat regions (digit backgrounds, clipped
+  pixels), where neighbouring convolution outputs are equal; a split gradient would also change
+  whenever float rounding breaks such a tie, i.e. between two compilations of the same step.
+
+  Args:
+    x: (N, H, W, C) array.
+    window: (wh, ww) window size.
+    strides: (sh, sw) strides.
+
+  Returns:
+    (N, (H - wh) // sh + 1, (W - ww) // sw + 1, C) array of x's dtype.
+  """
+  window, strides = tuple(window), tuple(strides)
+  if x.ndim != 4 or len(window) != 2 or len(strides) != 2:
+    raise ValueError(f"max_pool takes NHWC x with a 2-D window and strides, got x of shape "
+                     f"{x.shape}, window {window}, strides {strides}.")
+  n, h, w, c = x.shape
+  wh, ww = window
+  if window != strides or h % wh or w % ww:
+    return nn.max_pool(x, window, strides=strides)
+  return _window_max(x.reshape(n, h // wh, wh, w // ww, ww, c))
+
+
+@jax.custom_jvp
+def _window_max(windows: jnp.ndarray) -> jnp.ndarray:
+  """(N, h, wh, w, ww, C) -> (N, h, w, C) max over axes 2 and 4."""
+  return jnp.max(windows, axis=(2, 4))
+
+
+@_window_max.defjvp
+def _window_max_jvp(primals, tangents):
+  """The tangent of each window's first maximum (row-major), as reduce_window's gradient."""
+  (windows,), (dot,) = primals, tangents
+  out = _window_max(windows)
+  taken = jnp.zeros(out.shape, bool)
+  rows = []
+  for i in range(windows.shape[2]):
+    row = []
+    for j in range(windows.shape[4]):
+      hit = windows[:, :, i, :, j] == out
+      row.append(hit & ~taken)
+      taken = taken | hit
+    rows.append(jnp.stack(row, axis=3))
+  first = jnp.stack(rows, axis=2)
+  return out, jnp.sum(jnp.where(first, dot, jnp.zeros_like(dot)), axis=(2, 4))
 
 
 def global_avg_pool(x: jnp.ndarray) -> jnp.ndarray:

@@ -21,6 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from rvjax.models import layers
+
 VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512,))
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 FALLBACK_STEPS, FALLBACK_WIDTHS = 300, (32, 64)
@@ -34,7 +36,7 @@ class VGG16Features(nn.Module):
     x = (x - jnp.asarray(IMAGENET_MEAN)) / jnp.asarray(IMAGENET_STD)
     for b, widths in enumerate(VGG16_BLOCKS, 1):
       if b > 1:
-        x = nn.max_pool(x, (2, 2), strides=(2, 2))
+        x = layers.max_pool(x, (2, 2), (2, 2))
       for i, width in enumerate(widths, 1):
         x = nn.relu(nn.Conv(width, (3, 3), padding="SAME", name=f"conv{b}_{i}")(x))
     return x

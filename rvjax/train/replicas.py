@@ -26,7 +26,7 @@ import functools
 
 import jax
 
-from rvjax import sharding, validate
+from rvjax import compiler, sharding, validate
 from rvjax.train import step as step_lib
 from rvjax.train.state import TrainState
 from rvjax.uncertainty import ensemble, mc_dropout
@@ -70,7 +70,7 @@ class Single(_Deterministic):
 
   def compile_step(self, member_step, mesh):
     del mesh  # The state stays replicated, the batch sharded as it comes.
-    return jax.jit(member_step, donate_argnums=0)
+    return compiler.gradient_jit(member_step, donate_argnums=0)
 
   def train_key(self, key):
     return key

@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from rvjax import validate
+from rvjax import compiler, validate
 from rvjax.train import optim, players
 from rvjax.train.state import TrainState
 
@@ -80,9 +80,10 @@ def predict(apply_fn, state: TrainState, images: jax.Array) -> jax.Array:
 
 
 def compile_train_step(objective, tx, task: str = "classification"):
-  """`train_step` jit-compiled once for this objective and optimizer, donating the state."""
-  return jax.jit(functools.partial(train_step, objective=objective, tx=tx, task=task),
-                 donate_argnums=0)
+  """`train_step` jit-compiled once for this objective and optimizer, donating the state
+  (with `compiler.gradient_jit`'s options for gradient-heavy programs)."""
+  return compiler.gradient_jit(functools.partial(train_step, objective=objective, tx=tx,
+                                                 task=task), donate_argnums=0)
 
 
 def compile_predict(apply_fn):

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rvjax import attacks
-from rvjax.attacks import auto_pgd
+from rvjax.attacks import auto_pgd, gradient
 
 EPS = 0.06
 
@@ -59,3 +59,19 @@ def test_autoattack_at_least_as_strong_as_apgd_ce(mlp):
   acc = lambda z: float(jnp.mean(jnp.argmax(mlp.fn(z), -1) == mlp.y))
   assert acc(x_aa) <= acc(x_ce) < 1.0
   assert np.abs(np.asarray(x_aa) - np.asarray(mlp.x)).max() <= 0.03 + 1e-6
+
+
+def test_apgd_unrolled_equals_rolled_loop(mlp, monkeypatch):
+  """11 steps unrolled (up to gradient.MAX_UNROLLED_STEPS) give the rolled loop's result.
+  Catches an unrolled loop that drops or repeats steps or mis-indexes the checkpoint schedule."""
+  run = lambda steps: np.asarray(attacks.apgd(mlp.fn, mlp.x, mlp.y, key=jax.random.key(4),
+                                              eps=EPS, steps=steps))
+  loops = lambda: jax.jit(lambda x: attacks.apgd(
+      mlp.fn, x, mlp.y, key=jax.random.key(4), eps=EPS, steps=11)).lower(mlp.x).as_text().count(
+      "stablehlo.while")
+  monkeypatch.setattr(gradient, "MAX_UNROLLED_STEPS", 5)
+  rolled, fewer, rolled_loops = run(11), run(10), loops()
+  monkeypatch.setattr(gradient, "MAX_UNROLLED_STEPS", 20)
+  np.testing.assert_allclose(run(11), rolled, atol=1e-6)
+  assert loops() == rolled_loops - 1  # the step loop is gone
+  assert np.abs(fewer - rolled).max() > 1e-3  # one step fewer is visibly different

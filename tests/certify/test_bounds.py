@@ -6,13 +6,18 @@ import numpy as np
 import pytest
 
 from rvjax import attacks, certify, models
-from rvjax.certify import exact
+from rvjax.certify import exact, graph
+from rvjax.models import layers
 
 TOL = 1e-4
 
 
 class Net(nn.Module):
-  """Conv -> BN -> relu -> avg pool -> conv -> relu -> max pool -> flatten -> dense."""
+  """Conv -> BN -> relu -> avg pool -> conv -> relu -> max pool -> flatten -> dense.
+
+  The max pool is flax's (reduce_window) or, with `reshape_pool`, `layers.max_pool`'s reshape +
+  reduce_max; the variables are the same."""
+  reshape_pool: bool = False
 
   @nn.compact
   def __call__(self, x, *, train):
@@ -20,7 +25,7 @@ class Net(nn.Module):
     x = nn.relu(nn.BatchNorm(use_running_average=not train)(x))
     x = nn.avg_pool(x, (2, 2), (2, 2))
     x = nn.relu(nn.Conv(8, (3, 3))(x))
-    x = nn.max_pool(x, (2, 2), (2, 2))
+    x = (layers.max_pool if self.reshape_pool else nn.max_pool)(x, (2, 2), (2, 2))
     return nn.Dense(4)(x.reshape(x.shape[0], -1))
 
 
@@ -96,6 +101,27 @@ def test_bounds_contain_random_and_pgd_points(net):
   for method in certify.bounds.METHODS:
     lower = b[f"margin_{method}"]
     assert bool(jnp.all(adv_margin >= lower - TOL)) and bool(jnp.all(margins >= lower - TOL))
+
+
+def test_reshape_max_pool_is_bounded_like_reduce_window(net):
+  """`layers.max_pool` traces to reshape + reduce_max (a max_pool op), gets exactly the IBP bounds
+  of flax's reduce_window pool, and sound CROWN bounds within IBP's (its lower line splits tied
+  lower bounds, a convex combination of the window's entries). Catches the graph rejecting or
+  mis-bounding a reduce_max over the window axes."""
+  _, variables, x, _, _ = net
+  eps = 0.05
+  fast = Net(reshape_pool=True).apply
+  kinds = {(op.kind, op.primitive.name) for op in graph.trace(fast, variables, x).ops}
+  assert ("max_pool", "reduce_max") in kinds and ("max_pool", "reduce_window_max") not in kinds
+  ibp = certify.interval_bounds(fast, variables, x, eps)
+  for ours, ref in zip(ibp, certify.interval_bounds(Net().apply, variables, x, eps)):
+    np.testing.assert_allclose(ours, ref, atol=1e-5)
+  lower, upper = certify.linear_bounds(fast, variables, x, eps)
+  logits = jax.vmap(lambda z: fast(variables, z, train=False))(
+      _ball_points(jax.random.key(2), x, eps, 64))
+  assert bool(jnp.all(logits >= lower - TOL)) and bool(jnp.all(logits <= upper + TOL))
+  assert bool(jnp.all(upper - lower <= ibp[1] - ibp[0] + 1e-6))
+  assert float(jnp.mean(upper - lower)) < float(jnp.mean(ibp[1] - ibp[0]))
 
 
 def test_eps_zero_gives_the_logits(net):

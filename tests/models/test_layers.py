@@ -1,0 +1,65 @@
+"""layers.max_pool against flax.linen.max_pool: values, gradients, fallback and ties."""
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from rvjax.models import layers
+
+
+def _primitives(fn, x):
+  """The jaxpr's text, nested calls included."""
+  return str(jax.make_jaxpr(fn)(x))
+
+
+def _value_and_grad(pool, x, cotangent):
+  return jax.value_and_grad(lambda z: jnp.sum(pool(z) * cotangent))(x)
+
+
+@pytest.mark.parametrize("shape, window, strides, fast", [
+    ((3, 8, 12, 5), (2, 2), (2, 2), True),
+    ((2, 9, 9, 4), (3, 3), (3, 3), True),
+    ((2, 8, 6, 3), (2, 3), (2, 3), True),
+    ((2, 7, 8, 3), (2, 2), (2, 2), False),   # H not divisible: flax's floor
+    ((2, 8, 8, 3), (3, 3), (2, 2), False),   # overlapping windows
+])
+def test_max_pool_equals_flax_values_and_gradients(shape, window, strides, fast):
+  """Catches a wrong reshape order (H/W or window axes swapped), a pool over the wrong axes,
+  a gradient routed to the wrong entry, a fallback that mis-sizes the output, and a fast path
+  that never runs (or runs on shapes it cannot handle)."""
+  kx, kc = jax.random.split(jax.random.key(0))
+  x = jax.random.normal(kx, shape)  # continuous: no ties
+  ref_shape = nn.max_pool(x, window, strides=strides).shape
+  cotangent = jax.random.normal(kc, ref_shape)
+  ours = _value_and_grad(lambda z: layers.max_pool(z, window, strides), x, cotangent)
+  ref = _value_and_grad(lambda z: nn.max_pool(z, window, strides=strides), x, cotangent)
+  assert layers.max_pool(x, window, strides).shape == ref_shape
+  np.testing.assert_allclose(ours[0], ref[0], atol=1e-6)
+  np.testing.assert_allclose(ours[1], ref[1], atol=1e-6)
+  prims = _primitives(lambda z: layers.max_pool(z, window, strides), x)
+  assert ("reduce_window_max" not in prims) == fast
+  assert ("reduce_max[" in prims) == fast
+
+
+def test_max_pool_numpy_reference_and_ties_like_flax():
+  """Values against a numpy loop; at ties the gradient goes to the window's first maximum, as
+  flax's reduce_window gives it (catches jnp.max's even split: 1/4 each on a flat input)."""
+  x = np.random.default_rng(0).random((1, 4, 6, 2)).astype(np.float32)
+  ref = np.stack([[x[0, 2 * i:2 * i + 2, 2 * j:2 * j + 2].max(axis=(0, 1)) for j in range(3)]
+                  for i in range(2)])[None]
+  np.testing.assert_array_equal(layers.max_pool(jnp.asarray(x), (2, 2), (2, 2)), ref)
+  ties = jnp.asarray(np.random.default_rng(1).integers(0, 3, (2, 6, 8, 3)), jnp.float32)
+  cotangent = jax.random.normal(jax.random.key(2), (2, 3, 4, 3))
+  ours = _value_and_grad(lambda z: layers.max_pool(z, (2, 2), (2, 2)), ties, cotangent)[1]
+  want = _value_and_grad(lambda z: nn.max_pool(z, (2, 2), strides=(2, 2)), ties, cotangent)[1]
+  np.testing.assert_array_equal(ours, want)
+  flat = jax.grad(lambda z: jnp.sum(layers.max_pool(z, (2, 2), (2, 2))))(jnp.ones((1, 4, 4, 1)))
+  np.testing.assert_array_equal(flat[0, :, :, 0], np.tile([[1, 0], [0, 0]], (2, 2)))
+
+
+def test_max_pool_rejects_non_nhwc():
+  with pytest.raises(ValueError, match="NHWC"):
+    layers.max_pool(jnp.zeros((4, 4, 1)), (2, 2), (2, 2))
+  with pytest.raises(ValueError, match="2-D window"):
+    layers.max_pool(jnp.zeros((1, 4, 4, 1)), (2,), (2,))
