@@ -112,8 +112,7 @@ def build(config, train_ds):
   if total_steps < 1:
     raise ValueError(f"Training would run {total_steps} steps: set config.num_epochs or "
                      "config.total_steps to at least 1.")
-  model = models.create(config.model.name, num_classes=train_ds.num_classes,
-                        **dict(config.model.kwargs))
+  model = models.from_config(config.model, num_classes=train_ds.num_classes)
   tx = optim.make_optimizer(config.optimizer, config.schedule, total_steps)
   return model, _objective(config, model), tx, spe, total_steps
 
