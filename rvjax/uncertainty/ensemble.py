@@ -119,15 +119,18 @@ def reduce_metrics(metrics: dict) -> dict:
   return out
 
 
-def compile_step(member_step: Callable, formulation: str, mesh: Mesh) -> Callable:
+def compile_step(member_step: Callable, formulation: str, mesh: Mesh, *,
+                 shared_batch: bool = False) -> Callable:
   """Jitted `(stacked state, batch (K, B, ...), keys (K,)) -> (state, reduced metrics)`.
 
   Args:
     member_step: the single-member `(state, batch, key) -> (state, metrics)`.
     formulation: "vmap", "unroll" or "map".
     mesh: the state stays sharded over its "member" axis; the state is donated.
+    shared_batch: every member trains on the same batch (B, ...), which has no member axis;
+      members still differ by init and step keys.
   """
-  mapped = over_members(member_step, formulation)
+  mapped = over_members(member_step, formulation, in_axes=(0, None, 0) if shared_batch else 0)
 
   def step(state, batch, keys):
     state, metrics = mapped(state, batch, keys)
