@@ -22,17 +22,18 @@ benchmarks/ensemble_throughput.py, K = 2..8, batch 64 per member):
     members over devices without gathers. XLA:CPU grouped convolutions are slow: 2.0-2.5x
     (digits CNN), 3.6-3.7x (ResNet-20).
     With `config.model.conv_impl="im2col"` (rvjax.models.layers.Im2colConv) they become batched
-    matmuls instead: digits CNN 0.9-1.6x in CPU time (K = 2..8), better than grouped
-    convolutions but not than "unroll". The patches (kh * kw times the activations) cost more
-    on XLA:CPU than the convolution: a 3x3 16->16 conv on 64 images of 32x32 takes 150 ms
-    (forward + gradients) as im2col against 26 ms as a convolution, so ResNets lose.
+    matmuls instead: in CPU time digits CNN 0.9-1.6x, ResNet-20 1.5x (K = 2) to 1.1x (K = 8),
+    better than grouped convolutions but not than "unroll". The patches (kh * kw times the
+    activations) cost more on XLA:CPU than a convolution: a 3x3 16->16 conv on 64 images of
+    32x32 takes 150 ms (forward + gradients) as im2col against 26 ms as a convolution.
   * "unroll": a Python loop over members inside the one jitted step (K independent sub-graphs;
     compile time grows with K). The CPU fast path: 0.8-1.0x; in CPU time it falls with K (digits
-    CNN 0.95 at K = 2, 0.84 at 4, 0.63-0.80 at 8; ResNet-20 0.93 at 2, 0.81 at 4).
+    CNN 0.95 at K = 2, 0.84 at 4, 0.63-0.80 at 8; ResNet-20 0.93 at 2, 0.81 at 4, 0.75 at 8).
   * "map": `jax.lax.map`, one member at a time (least memory). On XLA:CPU 25-50x: convolution
     gradients inside a loop body run far slower there.
   * "auto": "vmap" on GPU/TPU or when members are sharded over devices, else ("cpu") "unroll".
-`shared_batch` brought no measurable saving on CPU (digits CNN, "unroll": 0.9-1.2x).
+`shared_batch` brought no measurable saving on CPU ("unroll": digits CNN 0.9-1.2x, ResNet-20
+0.87-0.93x at K = 2, 4).
 
 Import direction: train.loop imports this module, so it never imports rvjax.train; the loop
 hands it the single-member `init(key) -> state`, `step(state, batch, key)` and
