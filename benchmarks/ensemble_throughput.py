@@ -1,16 +1,26 @@
-r"""Cost of a K-member ensemble train step relative to K single-member steps, per formulation.
+r"""Cost of a K-member ensemble train step relative to K single-model steps, per variant.
 
   python benchmarks/ensemble_throughput.py [--quick] [--models cnn,resnet20] [--sizes 2,4,8]
+      [--variants unroll,vmap,vmap+im2col,unroll+shared,vmap+im2col+shared]
 
-For K in 1, 2, 4, 8 (--quick: 1, 2, 4; or --sizes), each model (the digits CNN on 8x8x1, ResNet-20 on
-32x32x3; batch 64 per member, SGD) and each formulation of rvjax.uncertainty.ensemble, prints
-ratio = time(K-member step) / (K * time(single step)): below 1 the stacked step is cheaper than
-training the members one after another, above 1 it costs more. Steps are timed interleaved with
-the single-member step (which shares the machine's load) and the fastest of `repeats` calls is
-kept for both; compile time (including the first call) is printed separately. A formulation
-whose step exceeds --budget seconds is timed once and skipped for larger K. The K-member step is
-built as the training loop builds it, through `rvjax.train.replicas.Members(K, formulation)`. A last
-table gives, per model and K, the best formulation and its ratio.
+A variant is `formulation[+im2col][+shared]`: how the step maps over members
+(rvjax.uncertainty.ensemble: vmap, unroll, map), `+im2col` builds the model with
+conv_impl="im2col" (convolutions as im2col + matmul, a batched matmul under vmap), `+shared`
+trains every member on the same batch (config.ensemble.shared_batch). The K-member step is built
+as the training loop builds it, through `rvjax.train.replicas.Members(K, formulation,
+shared_batch)`.
+
+For each model (the digits CNN on 8x8x1, ResNet-20 on 32x32x3; batch 64 per member, SGD), variant
+and K in 2, 4, 8 (--quick: 2 and 8, the CNN, fewer variants and repeats) it prints
+  ratio = time(K-member step) / (K * time(single step)),
+the single step being one model with XLA's convolutions (what K separate runs would use). Below 1
+the stacked step is cheaper than training the members one after another. `cpu ratio` is the same
+ratio of process CPU time (user + system over all threads): the work done, which other programs
+on a shared machine disturb less than wall time. Steps are timed interleaved with the single step
+(which then shares the machine's load): the ratios are medians over the repeats of each K-member
+step against the single step just before it; the step times printed are the fastest. Compile
+time (the first call) is printed separately. A variant whose step exceeds --budget seconds is
+timed once and skipped for larger K. A last table gives, per model and K, the best variant.
 """
 import argparse
 import functools
@@ -28,14 +38,25 @@ from rvjax.train import optim, replicas, state as state_lib, step as step_lib  #
 from rvjax.uncertainty import ensemble  # noqa: E402
 
 CASES = {"cnn": (8, 8, 1), "resnet20": (32, 32, 3)}
-FORMULATIONS = ("vmap", "unroll", "map")
+VARIANTS = ("unroll", "vmap", "vmap+im2col", "unroll+shared", "vmap+im2col+shared")
+QUICK_VARIANTS = ("unroll", "vmap", "vmap+im2col+shared")
+
+
+def parse_variant(variant: str) -> tuple[str, str, bool]:
+  """"vmap+im2col+shared" -> ("vmap", "im2col", True): formulation, conv_impl, shared_batch."""
+  formulation, *options = variant.split("+")
+  unknown = set(options) - {"im2col", "shared"}
+  if formulation not in ensemble.FORMULATIONS or unknown:
+    raise ValueError(f"Bad variant {variant!r}: formulation[+im2col][+shared] with formulation "
+                     f"in {', '.join(ensemble.FORMULATIONS)}.")
+  return formulation, "im2col" if "im2col" in options else "xla", "shared" in options
 
 
 def _timed(fn, state, *args):
-  t = time.perf_counter()
+  t, c = time.perf_counter(), time.process_time()
   state, metrics = fn(state, *args)
   jax.block_until_ready((state, metrics))
-  return state, time.perf_counter() - t
+  return state, time.perf_counter() - t, time.process_time() - c
 
 
 def _batch(shape, batch_size, members=None):
@@ -47,83 +68,109 @@ def _batch(shape, batch_size, members=None):
 
 
 class Case:
-  """One model's single-member step, and K-member steps built from it."""
+  """One model's single step (XLA convolutions), and K-member steps of any variant."""
 
   def __init__(self, name, batch_size):
+    self.name = name
     self.mesh = sharding.make_mesh()
     self.shape = CASES[name]
     self.batch_size = batch_size
-    model = models.create(name, num_classes=10)
     opt = ml_collections.ConfigDict(dict(
         name="sgd", lr=0.01, momentum=0.9, nesterov=True, b1=0.9, b2=0.999, weight_decay=5e-4,
         grad_clip_norm=0.0, groups=(("all", ".*"),)))
-    tx = optim.make_optimizer(opt, ml_collections.ConfigDict({"name": "constant"}), 10 ** 6)
-    self.init = state_lib.init_fn(model, tx, (batch_size,) + self.shape)
-    self.member_step = functools.partial(step_lib.train_step, tx=tx,
-                                         objective=objectives.create("erm", model.apply))
-    self.single = step_lib.compile_train_step(self.member_step.keywords["objective"], tx)
-    self.single_state = replicas.Single().create_state(
-        state_lib.init_fn(model, tx, (batch_size,) + self.shape), jax.random.key(0), self.mesh)
+    self.tx = optim.make_optimizer(opt, ml_collections.ConfigDict({"name": "constant"}), 10 ** 6)
+    init, member_step = self._parts("xla")
+    rep = replicas.Single()
+    self.single = rep.compile_step(member_step, self.mesh)
+    self.single_state = rep.create_state(init, jax.random.key(0), self.mesh)
     self.single_batch = sharding.put_batch(_batch(self.shape, batch_size),
                                            sharding.batch_sharding(self.mesh))
     self.key = jax.random.key(1)
-    self.single_state, _ = _timed(self.single, self.single_state, self.single_batch, self.key)
+    self.single_state, *_ = _timed(self.single, self.single_state, self.single_batch, self.key)
 
-  def ratio(self, formulation, members, repeats, budget):
-    """(ratio, K-member step seconds, single step seconds, compile seconds)."""
-    rep = replicas.Members(members, formulation) if members > 1 else replicas.Single()
-    step = rep.compile_step(self.member_step, self.mesh)
-    state = rep.create_state(self.init, jax.random.key(0), self.mesh)
-    batch = sharding.put_batch(_batch(self.shape, self.batch_size, members if members > 1 else None),
-                               sharding.batch_sharding(self.mesh, member_axis=rep.member_axis))
+  def _parts(self, conv_impl):
+    model = models.create(self.name, num_classes=10, conv_impl=conv_impl)
+    init = state_lib.init_fn(model, self.tx, (self.batch_size,) + self.shape)
+    return init, functools.partial(step_lib.train_step, tx=self.tx,
+                                   objective=objectives.create("erm", model.apply))
+
+  def ratio(self, variant, members, repeats, budget):
+    """(ratio, cpu ratio, K-member step s, single step s, compile s) of `variant`."""
+    formulation, conv_impl, shared = parse_variant(variant)
+    init, member_step = self._parts(conv_impl)
+    rep = replicas.Members(members, formulation, shared_batch=shared)
+    step = rep.compile_step(member_step, self.mesh)
+    state = rep.create_state(init, jax.random.key(0), self.mesh)
+    batch = sharding.put_batch(
+        _batch(self.shape, self.batch_size, None if shared else members),
+        sharding.batch_sharding(self.mesh, member_axis=rep.member_axis))
     keys = rep.train_key(self.key)
-    state, compile_s = _timed(step, state, batch, keys)
+    state, compile_s, _ = _timed(step, state, batch, keys)
     times, single_times = [], []
     for _ in range(1 if compile_s > budget else repeats):
-      self.single_state, t1 = _timed(self.single, self.single_state, self.single_batch, self.key)
-      state, t = _timed(step, state, batch, keys)
+      self.single_state, *t1 = _timed(self.single, self.single_state, self.single_batch, self.key)
+      state, *t = _timed(step, state, batch, keys)
       single_times.append(t1)
       times.append(t)
-    t, t1 = min(times), min(single_times)
-    return t / (members * t1), t, t1, compile_s
+    # Each K-member step against the single step timed just before it (same load), median
+    # over the repeats; the step times printed are the fastest.
+    ratio, cpu_ratio = np.median(np.divide(times, single_times), axis=0) / members
+    t, t1 = min(times)[0], min(single_times)[0]
+    return ratio, cpu_ratio, t, t1, compile_s
+
+
+def run(quick: bool = False, *, model_names=None, variants=None, sizes=None, batch_size=64,
+        budget=10.0) -> dict:
+  """Prints the table; returns {(model, K): (best variant, its ratio)}.
+
+  quick: the CNN only, K = 2 and 8, QUICK_VARIANTS, 2 repeats (for benchmarks/peers.py).
+  """
+  model_names = model_names or (("cnn",) if quick else tuple(CASES))
+  variants = variants or (QUICK_VARIANTS if quick else VARIANTS)
+  sizes = sizes or ((2, 8) if quick else (2, 4, 8))
+  for variant in variants:
+    parse_variant(variant)
+  repeats = 2 if quick else 5
+  print(f"ensemble step / K single steps: backend={jax.default_backend()} "
+        f"devices={jax.device_count()} auto={ensemble.resolve('auto')} batch={batch_size}/member")
+  print(f"{'model':9s} {'variant':19s} {'K':>2s} {'ratio':>6s} {'cpu ratio':>9s} "
+        f"{'K-step ms':>10s} {'1-step ms':>10s} {'compile s':>9s}")
+  best = {}
+  for name in model_names:
+    case = Case(name, batch_size)
+    for variant in variants:
+      over_budget = False
+      for members in sizes:
+        if over_budget:
+          print(f"{name:9s} {variant:19s} {members:2d}  skipped (> {budget:g} s/step)")
+          continue
+        ratio, cpu_ratio, t, t1, compile_s = case.ratio(variant, members, repeats, budget)
+        over_budget = t > budget
+        print(f"{name:9s} {variant:19s} {members:2d} {ratio:6.2f} {cpu_ratio:9.2f} "
+              f"{1e3 * t:10.1f} {1e3 * t1:10.1f} {compile_s:9.1f}", flush=True)
+        if ratio < best.get((name, members), (None, float("inf")))[1]:
+          best[name, members] = (variant, ratio)
+  print("best variant per model and K (ratio = K-member step / K single steps):")
+  for (name, members), (variant, ratio) in best.items():
+    print(f"{name:9s} K={members:2d} {variant:19s} {ratio:6.2f}")
+  return best
 
 
 def main():
   parser = argparse.ArgumentParser()
-  parser.add_argument("--quick", action="store_true", help="K up to 4, fewer repeats.")
-  parser.add_argument("--models", default="cnn,resnet20")
-  parser.add_argument("--formulations", default=",".join(FORMULATIONS))
-  parser.add_argument("--sizes", default="", help="Comma-separated K (default 1,2,4,8).")
+  parser.add_argument("--quick", action="store_true",
+                      help="CNN only, K = 2 and 8, fewer variants and repeats.")
+  parser.add_argument("--models", default="", help=f"Comma-separated, of {', '.join(CASES)}.")
+  parser.add_argument("--variants", default="",
+                      help="Comma-separated formulation[+im2col][+shared].")
+  parser.add_argument("--sizes", default="", help="Comma-separated K (default 2,4,8).")
   parser.add_argument("--batch_size", type=int, default=64)
   parser.add_argument("--budget", type=float, default=10.0,
                       help="Seconds per step above which larger K are skipped.")
   args = parser.parse_args()
-  sizes = (1, 2, 4) if args.quick else (1, 2, 4, 8)
-  if args.sizes:
-    sizes = tuple(int(k) for k in args.sizes.split(","))
-  print(f"backend={jax.default_backend()} devices={jax.device_count()} "
-        f"auto={ensemble.resolve('auto')} batch={args.batch_size}/member")
-  print(f"{'model':9s} {'formulation':11s} {'K':>2s} {'ratio':>6s} {'K-step ms':>10s} "
-        f"{'1-step ms':>10s} {'compile s':>9s}")
-  best = {}
-  for name in args.models.split(","):
-    case = Case(name, args.batch_size)
-    for formulation in args.formulations.split(","):
-      over_budget = False
-      for members in sizes:
-        if over_budget:
-          print(f"{name:9s} {formulation:11s} {members:2d}  skipped (> {args.budget:g} s/step)")
-          continue
-        repeats = 3 if args.quick else 5
-        ratio, t, t1, compile_s = case.ratio(formulation, members, repeats, args.budget)
-        over_budget = t > args.budget
-        print(f"{name:9s} {formulation:11s} {members:2d} {ratio:6.2f} {1e3 * t:10.1f} "
-              f"{1e3 * t1:10.1f} {compile_s:9.1f}", flush=True)
-        if members > 1 and ratio < best.get((name, members), (None, float("inf")))[1]:
-          best[name, members] = (formulation, ratio)
-  print("best formulation per model and K (ratio = K-member step / K single steps):")
-  for (name, members), (formulation, ratio) in best.items():
-    print(f"{name:9s} K={members:2d} {formulation:11s} {ratio:6.2f}")
+  split = lambda text, kind=str: tuple(kind(v) for v in text.split(",")) if text else None
+  run(args.quick, model_names=split(args.models), variants=split(args.variants),
+      sizes=split(args.sizes, int), batch_size=args.batch_size, budget=args.budget)
 
 
 if __name__ == "__main__":

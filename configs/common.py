@@ -34,7 +34,8 @@ def base() -> ml_collections.ConfigDict:
   c.seed = 0
   c.task = "classification"  # "classification", "paired" or "unpaired": see rvjax.tasks.
   c.data = ml_collections.ConfigDict({"name": "digits", "data_dir": "", "kwargs": {}})
-  c.model = ml_collections.ConfigDict({"name": "cnn", "kwargs": {}})
+  # conv_impl "xla" | "im2col": how the model's convs run (rvjax.models.layers.Im2colConv).
+  c.model = ml_collections.ConfigDict({"name": "cnn", "conv_impl": "xla", "kwargs": {}})
   c.objective = ml_collections.ConfigDict({"name": "erm", "kwargs": {}})
   # Paired tasks: an on-device degradation f(key, images) -> images named by its dotted path,
   # making each batch's "image" from its "target" inside the step (rvjax.objectives.degraded).
@@ -56,8 +57,10 @@ def base() -> ml_collections.ConfigDict:
       "test": {"type": "classification", "split": "test", "batch_size": 256}})
   c.hooks = ml_collections.ConfigDict()  # name -> {type, every_steps, ...}; see rvjax.train.hooks.
   # Deep ensemble of `size` stacked members; formulation "auto" | "vmap" | "unroll" | "map"
-  # (see rvjax.uncertainty.ensemble). MC-dropout passes at eval (0 = off; needs dropout_rate > 0).
-  c.ensemble = ml_collections.ConfigDict({"size": 1, "formulation": "auto"})
+  # (see rvjax.uncertainty.ensemble); shared_batch: all members train on the same batches.
+  # MC-dropout passes at eval (0 = off; needs dropout_rate > 0).
+  c.ensemble = ml_collections.ConfigDict({"size": 1, "formulation": "auto",
+                                          "shared_batch": False})
   c.mc_dropout = ml_collections.ConfigDict({"samples": 0})
   c.calibrate_temperature = False  # Fit T on val logits after training; eval divides by T.
   c.resume = ""

@@ -8,7 +8,9 @@ probabilities. Evals: accuracy/NLL on val and test, calibration (ECE, adaptive a
 Brier, reliability diagram in workdir/plots/) on test.
 
 Args (strict): size (K, default 5), formulation ("auto" | "vmap" | "unroll" | "map"; see
-rvjax.uncertainty.ensemble), tiny (tests: 2 tiny members, 6 steps).
+rvjax.uncertainty.ensemble), tiny (tests: 2 tiny members, 6 steps). Members read their own data
+orders unless `--config.ensemble.shared_batch=True`; `--config.model.conv_impl=im2col` runs the
+convolutions as im2col + matmul (rvjax.models.layers.Im2colConv).
 
 Result (shared 2-core CPU, formulation auto = unroll, 88 s wall for all 5 members): test
 accuracy 99.44%, NLL 0.0249, ECE 1.54%, Brier 0.0099 (members alone: accuracy 98.89-99.72%,

@@ -114,6 +114,17 @@ def create(name: str, *, num_classes: int | None = DEFAULT_NUM_CLASSES, **kw) ->
   return cls(**config)
 
 
+def from_config(model_config, *, num_classes: int | None = DEFAULT_NUM_CLASSES) -> nn.Module:
+  """`create(model_config.name, num_classes=..., **model_config.kwargs)` with the config's
+  `conv_impl` ("xla" when absent; another value only for models with that field, else the
+  ValueError of `create`)."""
+  kw = dict(model_config.kwargs)
+  conv_impl = model_config.get("conv_impl", "xla")
+  if conv_impl != "xla":
+    kw["conv_impl"] = conv_impl
+  return create(model_config.name, num_classes=num_classes, **kw)
+
+
 def _lookup(name: str) -> tuple[type[nn.Module], dict[str, Any]]:
   if name not in _REGISTRY:
     raise ValueError(f"Unknown model {name!r}; valid: {', '.join(names())}.")
@@ -122,4 +133,4 @@ def _lookup(name: str) -> tuple[type[nn.Module], dict[str, Any]]:
 
 __all__ = ["CNN", "Classifier", "FlatCNN", "PreActResNet", "ResNet", "SNGPCNN", "WideResNet",
            "DnCNN", "DeblurCNN", "SRCNN", "VDSR", "EnlightenGenerator", "PatchDiscriminator",
-           "ZeroDCE", "create", "fields", "names"]
+           "ZeroDCE", "create", "fields", "from_config", "names"]

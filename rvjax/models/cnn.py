@@ -41,7 +41,7 @@ class CNN(layers.Classifier):
   @nn.compact
   def __call__(self, x: jnp.ndarray, *, train: bool) -> jnp.ndarray:
     x = self._prepare(x)
-    conv = layers.conv_def(self.dtype, use_bias=not self.use_batch_norm)
+    conv = self._conv_def(use_bias=not self.use_batch_norm)
     norm = layers.norm_def(train, self.dtype)
     for i, width in enumerate(self.widths):
       x = conv(width, name=f"conv{i}")(x)

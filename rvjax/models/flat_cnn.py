@@ -35,7 +35,7 @@ class FlatCNN(layers.Classifier):
   @nn.compact
   def __call__(self, x: jnp.ndarray, *, train: bool) -> jnp.ndarray:
     x = self._prepare(x)
-    conv = layers.conv_def(self.dtype, use_bias=True)
+    conv = self._conv_def(use_bias=True)
     for i, (width, stride) in enumerate(zip(self.widths, self.strides)):
       x = nn.relu(conv(width, strides=stride, name=f"conv{i}")(x))
       x = self._dropout(x, train)

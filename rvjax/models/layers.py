@@ -24,10 +24,13 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from flax.linen.dtypes import promote_dtype
+from jax import lax
 
 from rvjax import validate
 
 DROPOUT_PLACEMENTS = ("head", "all")
+CONV_IMPLS = ("xla", "im2col")
 BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
 ModuleDef = Any  # a module class or functools.partial of one
@@ -91,6 +94,8 @@ class Classifier(nn.Module):
     dropout_placement: "head" (before the final dense) or "all" (also after every block).
     mc_dropout: keep dropout active when train=False (Monte Carlo dropout).
     dtype: computation dtype (e.g. jnp.bfloat16); params and logits stay float32.
+    conv_impl: "xla" (`nn.Conv`) or "im2col" (`Im2colConv`: same parameters and outputs, a
+      batched matmul under `vmap` over ensemble members), for the convs built by `_conv_def`.
   """
   num_classes: int = 10
   mean: tuple[float, ...] = (0.5,)
@@ -99,15 +104,21 @@ class Classifier(nn.Module):
   dropout_placement: str = "head"
   mc_dropout: bool = False
   dtype: Any = jnp.float32
+  conv_impl: str = "xla"
 
   def __post_init__(self):
     """Rejects bad field values when the module is built (ValueError), not deep in a trace."""
     validate.check_choice(self.dropout_placement, "dropout_placement", DROPOUT_PLACEMENTS)
+    validate.check_choice(self.conv_impl, "conv_impl", CONV_IMPLS)
     validate.check_positive(self.num_classes, "num_classes")
     check_rate(self.dropout_rate, "dropout_rate")
     if not self.mean or not self.std:
       raise ValueError(f"mean and std must be non-empty, got {self.mean} and {self.std}.")
     super().__post_init__()
+
+  def _conv_def(self, *, use_bias: bool = False) -> ModuleDef:
+    """`conv_def` in this model's dtype and conv_impl."""
+    return conv_def(self.dtype, use_bias=use_bias, impl=self.conv_impl)
 
   def _prepare(self, x: jnp.ndarray) -> jnp.ndarray:
     """Checks the input images; returns normalized x in `dtype`, shape unchanged."""
@@ -134,17 +145,76 @@ class Classifier(nn.Module):
     return logits.astype(jnp.float32)
 
 
-def conv_def(dtype: Any = jnp.float32, *, use_bias: bool = False) -> ModuleDef:
-  """Returns `conv(features, kernel=3, strides=1, name=None) -> nn.Conv`.
+class Im2colConv(nn.Module):
+  """2-D convolution as patch extraction (im2col) plus one matmul; a drop-in for `nn.Conv`.
+
+  Same fields, parameter names and shapes as `nn.Conv` (kernel (kh, kw, Cin, F), bias (F,)), so
+  variables and checkpoints are interchangeable and outputs agree to float rounding. Patches are
+  strided slices of the padded input, concatenated in kernel order (kh, kw, Cin), so the
+  convolution is a `lax.dot_general` over (kh * kw * Cin). Mapped over ensemble members
+  (`jax.vmap` with per-member kernels) it becomes a batched matmul, where `nn.Conv` becomes a
+  grouped convolution (slow on XLA:CPU).
+
+  Call: (N, H, W, Cin) -> (N, H', W', F), H' = (H + pads - kh) // strides + 1.
+
+  Attributes:
+    features: output channels F.
+    kernel_size: (kh, kw).
+    strides: (sh, sw).
+    padding: "SAME", "VALID", an int p (p on every side) or ((top, bottom), (left, right)).
+    use_bias, kernel_init, bias_init, dtype, param_dtype: as in `nn.Conv`.
+  """
+  features: int
+  kernel_size: Sequence[int]
+  strides: Sequence[int] = (1, 1)
+  padding: Any = "SAME"
+  use_bias: bool = True
+  kernel_init: Any = nn.initializers.lecun_normal()
+  bias_init: Any = nn.initializers.zeros_init()
+  dtype: Any = None
+  param_dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+    kh, kw = self.kernel_size
+    sh, sw = self.strides
+    kernel = self.param("kernel", self.kernel_init, (kh, kw, x.shape[-1], self.features),
+                        self.param_dtype)
+    bias = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
+            if self.use_bias else None)
+    x, kernel, bias = promote_dtype(x, kernel, bias, dtype=self.dtype)
+    if isinstance(self.padding, str):
+      pads = lax.padtype_to_pads(x.shape[1:3], (kh, kw), (sh, sw), self.padding)
+    elif isinstance(self.padding, int):
+      pads = ((self.padding, self.padding),) * 2
+    else:
+      pads = tuple(tuple(p) for p in self.padding)
+    x = jnp.pad(x, ((0, 0), *pads, (0, 0)))
+    out_h = (x.shape[1] - kh) // sh + 1
+    out_w = (x.shape[2] - kw) // sw + 1
+    patches = jnp.concatenate(
+        [x[:, i:i + sh * (out_h - 1) + 1:sh, j:j + sw * (out_w - 1) + 1:sw, :]
+         for i in range(kh) for j in range(kw)], axis=-1)  # (N, H', W', kh * kw * Cin)
+    y = lax.dot_general(patches, kernel.reshape(-1, self.features), (((3,), (0,)), ((), ())))
+    return y if bias is None else y + bias
+
+
+def conv_def(dtype: Any = jnp.float32, *, use_bias: bool = False, impl: str = "xla") -> ModuleDef:
+  """Returns `conv(features, kernel=3, strides=1, name=None) -> nn.Conv` (or `Im2colConv`).
 
   Convs are bias-free unless `use_bias` (for convs not followed by BN), padded symmetrically
   by kernel // 2 (PyTorch's padding=1 for 3x3, so a stride-2 conv halves an even size exactly
   as in the papers' code), compute in `dtype`, and hold float32 He-normal (fan_out) kernels.
+  `impl` "xla" builds `nn.Conv` (XLA's convolution), "im2col" `Im2colConv` (same parameters;
+  a batched matmul when vmapped over ensemble members).
   """
+  validate.check_choice(impl, "conv_impl", CONV_IMPLS)
+  module = nn.Conv if impl == "xla" else Im2colConv
+
   def conv(features: int, kernel: int = 3, strides: int = 1, name: str | None = None):
-    return nn.Conv(features, (kernel, kernel), strides=(strides, strides),
-                   padding=kernel // 2, use_bias=use_bias, kernel_init=conv_init, dtype=dtype,
-                   param_dtype=jnp.float32, name=name)
+    return module(features, (kernel, kernel), strides=(strides, strides),
+                  padding=kernel // 2, use_bias=use_bias, kernel_init=conv_init, dtype=dtype,
+                  param_dtype=jnp.float32, name=name)
   return conv
 
 

@@ -74,7 +74,7 @@ class PreActResNet(layers.Classifier):
   @nn.compact
   def __call__(self, x: jnp.ndarray, *, train: bool) -> jnp.ndarray:
     x = self._prepare(x)
-    conv = layers.conv_def(self.dtype)
+    conv = self._conv_def()
     norm = layers.norm_def(train, self.dtype)
     x = conv(self.widths[0], 3, 1, name="stem_conv")(x)
     for stage, (num_blocks, width) in enumerate(zip(self.stage_sizes, self.widths)):

@@ -75,7 +75,7 @@ class ResNet(layers.Classifier):
   @nn.compact
   def __call__(self, x: jnp.ndarray, *, train: bool) -> jnp.ndarray:
     x = self._prepare(x)
-    conv = layers.conv_def(self.dtype)
+    conv = self._conv_def()
     norm = layers.norm_def(train, self.dtype)
     x = conv(self.widths[0], 3, 1, name="stem_conv")(x)
     x = nn.relu(norm(name="stem_bn")(x))

@@ -43,6 +43,9 @@ class SNGPCNN(layers.Classifier):
   mean_field_factor: float = sngp.MEAN_FIELD_FACTOR
 
   def __post_init__(self):
+    if self.conv_impl != "xla":
+      raise ValueError(f"SNGPCNN's spectral-normalized convs support conv_impl='xla' only, got "
+                       f"{self.conv_impl!r}.")
     if not self.widths or min(self.widths) < 1 or self.blocks < 0 or self.power_iterations < 1:
       raise ValueError(f"SNGPCNN needs positive widths, blocks >= 0 and power_iterations >= 1; "
                        f"got {self.widths}, {self.blocks}, {self.power_iterations}.")

@@ -49,7 +49,7 @@ class WideResNet(layers.Classifier):
   def __call__(self, x: jnp.ndarray, *, train: bool) -> jnp.ndarray:
     x = self._prepare(x)
     blocks_per_group = (self.depth - 4) // 6
-    conv = layers.conv_def(self.dtype)
+    conv = self._conv_def()
     norm = layers.norm_def(train, self.dtype)
     x = conv(16, 3, 1, name="stem_conv")(x)
     for group, base in enumerate((16, 32, 64)):

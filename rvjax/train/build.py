@@ -136,8 +136,7 @@ def build(config, train_ds):
   if total_steps < 1:
     raise ValueError(f"Training would run {total_steps} steps: set config.num_epochs or "
                      "config.total_steps to at least 1.")
-  model = models.create(config.model.name, num_classes=train_ds.num_classes,
-                        **dict(config.model.kwargs))
+  model = models.from_config(config.model, num_classes=train_ds.num_classes)
   others = {p: models.create(s.name, **dict(s.kwargs))
             for p, s in config.get("players", {}).items()}
   objective = _objective(config, model, others)

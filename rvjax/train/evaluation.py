@@ -55,8 +55,7 @@ def _temperature_action(state, ctx):
 
 
 def _sngp_action(state, ctx):
-  model = models.create(ctx.config.model.name, num_classes=ctx.train_ds.num_classes,
-                        **dict(ctx.config.model.kwargs))
+  model = models.from_config(ctx.config.model, num_classes=ctx.train_ds.num_classes)
   state = sngp.fit_covariance(ctx.apply_fn, state, ctx.train_ds, mesh=ctx.mesh,
                               batch_size=ctx.config.batch_size, ridge=model.ridge)
   return state, {"covariance_fitted": 1.0}

@@ -99,10 +99,17 @@ class Members(_Deterministic):
     size: K >= 2.
     formulation: how the step maps over members (rvjax.uncertainty.ensemble): "auto" (vmap on
       accelerators or when members are sharded, "unroll" on CPU), "vmap", "unroll" or "map".
+    shared_batch: all members train on the same batches (B, ...) in the single model's order
+      (member_axis False); else member m reads its own order (batches (K, B, ...)).
   """
   size: int
   formulation: str = "auto"
-  member_axis = True  # Batches are (K, B, ...), member m's read in its own order.
+  shared_batch: bool = False
+
+  @property
+  def member_axis(self) -> bool:
+    """Whether batches carry a leading member axis (K, B, ...)."""
+    return not self.shared_batch
 
   def __post_init__(self):
     validate.check_positive(self.size, "ensemble.size", integer=True)
@@ -123,13 +130,14 @@ class Members(_Deterministic):
     return ensemble.create(init, key, self.size, mesh)
 
   def compile_step(self, member_step, mesh):
-    return ensemble.compile_step(member_step, self._formulation(mesh), mesh)
+    return ensemble.compile_step(member_step, self._formulation(mesh), mesh,
+                                 shared_batch=self.shared_batch)
 
   def train_key(self, key):
     return ensemble.member_keys(key, self.size)
 
   def data_seeds(self, seed: int):
-    return ensemble.member_seeds(seed, self.size)
+    return None if self.shared_batch else ensemble.member_seeds(seed, self.size)
 
   def logits_fn(self, member_logits, mesh):
     """log mean member probabilities (N, K)."""
@@ -197,8 +205,9 @@ class MCDropout:
 
 
 def from_config(config):
-  """The replicas a config asks for: `config.ensemble.size` > 1 -> Members(size, formulation),
-  else Single(); wrapped in MCDropout when `config.mc_dropout.samples` > 0."""
+  """The replicas a config asks for: `config.ensemble.size` > 1 -> Members(size, formulation,
+  shared_batch), else Single(); wrapped in MCDropout when `config.mc_dropout.samples` > 0."""
   size = config.ensemble.size
-  base = Members(size, config.ensemble.formulation) if size > 1 else Single()
+  base = (Members(size, config.ensemble.formulation,
+                  bool(config.ensemble.get("shared_batch", False))) if size > 1 else Single())
   return MCDropout(config.mc_dropout.samples, base) if config.mc_dropout.samples else base

@@ -143,7 +143,7 @@ def _program(config_json: str, num_classes: int):
   """(model, source or None, objective, optimizer, jitted features fn) of a config."""
   import ml_collections
   config = ml_collections.ConfigDict(json.loads(config_json))
-  model = models.create(config.model.name, num_classes=num_classes, **dict(config.model.kwargs))
+  model = models.from_config(config.model, num_classes=num_classes)
   kwargs = dict(config.objective.kwargs)
   src = source_lib.load(kwargs["source"]) if kwargs.get("source") else None
   if src is not None:

@@ -37,7 +37,8 @@ NOT_TRAJECTORY = ("evals", "progress", "log_every_steps", "eval_every_steps", "c
 
 # Settings added after runs were saved without them, with the value such a run had: an absent
 # setting on one side equals this value on the other.
-ADDED_SETTINGS = {"task": "classification", "degrade.name": ""}
+ADDED_SETTINGS = {"task": "classification", "degrade.name": "", "model.conv_impl": "xla",
+                  "ensemble.shared_batch": False}
 
 
 class WorkdirError(RuntimeError):

@@ -3,9 +3,13 @@
 K members are one pytree with a leading member axis (K, ...) on every leaf (params, batch stats,
 optimizer state, temperature). Member m has its own init key `fold_in(key, m)`, its own train
 key `fold_in(train_key, m)` and its own data order (`member_seeds`), and all K train in one
-jit-compiled step: the single-member `train_step` mapped over (state, batch, key). They save and
-restore as one checkpoint and may be sharded over the mesh's "member" axis (P("member") on the
-state, P("member", "data") on the batch).
+jit-compiled step: the single-member `train_step` mapped over (state, batch, key). With
+`shared_batch` (config.ensemble.shared_batch) every member reads the same batches (B, ...) in
+the single model's order instead, and members differ by init and keys only (Lakshminarayanan
+et al. also train every member on the whole training set, though shuffled per member); the
+batch is then broadcast, not mapped. They save and restore as one checkpoint and may be
+sharded over the mesh's "member" axis (P("member") on the state, P("member", "data") on the
+batch).
 
 The prediction averages member probabilities, never logits: `pooled` returns
 log(mean_m softmax(logits_m)), which every evaluator takes as logits unchanged.
@@ -17,11 +21,19 @@ benchmarks/ensemble_throughput.py, K = 2..8, batch 64 per member):
     usual fast path on GPU/TPU (not measured here: no accelerator) and the only one that shards
     members over devices without gathers. XLA:CPU grouped convolutions are slow: 2.0-2.5x
     (digits CNN), 3.6-3.7x (ResNet-20).
+    With `config.model.conv_impl="im2col"` (rvjax.models.layers.Im2colConv) they become batched
+    matmuls instead: in CPU time digits CNN 0.9-1.6x, ResNet-20 1.5x (K = 2) to 1.1x (K = 8),
+    better than grouped convolutions but not than "unroll". The patches (kh * kw times the
+    activations) cost more on XLA:CPU than a convolution: a 3x3 16->16 conv on 64 images of
+    32x32 takes 150 ms (forward + gradients) as im2col against 26 ms as a convolution.
   * "unroll": a Python loop over members inside the one jitted step (K independent sub-graphs;
-    compile time grows with K). The CPU fast path: 0.8-1.0x.
+    compile time grows with K). The CPU fast path: 0.8-1.0x; in CPU time it falls with K (digits
+    CNN 0.95 at K = 2, 0.84 at 4, 0.63-0.80 at 8; ResNet-20 0.93 at 2, 0.81 at 4, 0.75 at 8).
   * "map": `jax.lax.map`, one member at a time (least memory). On XLA:CPU 25-50x: convolution
     gradients inside a loop body run far slower there.
   * "auto": "vmap" on GPU/TPU or when members are sharded over devices, else ("cpu") "unroll".
+`shared_batch` brought no measurable saving on CPU ("unroll": digits CNN 0.9-1.2x, ResNet-20
+0.93, 0.87, 0.72 at K = 2, 4, 8, against 0.93, 0.81, 0.75 with own batches).
 
 Import direction: train.loop imports this module, so it never imports rvjax.train; the loop
 hands it the single-member `init(key) -> state`, `step(state, batch, key)` and
@@ -119,15 +131,18 @@ def reduce_metrics(metrics: dict) -> dict:
   return out
 
 
-def compile_step(member_step: Callable, formulation: str, mesh: Mesh) -> Callable:
+def compile_step(member_step: Callable, formulation: str, mesh: Mesh, *,
+                 shared_batch: bool = False) -> Callable:
   """Jitted `(stacked state, batch (K, B, ...), keys (K,)) -> (state, reduced metrics)`.
 
   Args:
     member_step: the single-member `(state, batch, key) -> (state, metrics)`.
     formulation: "vmap", "unroll" or "map".
     mesh: the state stays sharded over its "member" axis; the state is donated.
+    shared_batch: every member trains on the same batch (B, ...), which has no member axis;
+      members still differ by init and step keys.
   """
-  mapped = over_members(member_step, formulation)
+  mapped = over_members(member_step, formulation, in_axes=(0, None, 0) if shared_batch else 0)
 
   def step(state, batch, keys):
     state, metrics = mapped(state, batch, keys)

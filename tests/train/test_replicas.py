@@ -56,6 +56,28 @@ def test_members_step_is_each_members_single_step(parts):
   assert rep.fingerprint() == {"ensemble_size": 2} == replicas.MCDropout(3, rep).fingerprint()
 
 
+@pytest.mark.parametrize("formulation", ["vmap", "unroll"])
+def test_shared_batch_members_see_one_batch_with_their_own_keys(parts, formulation):
+  _, init, member_step, batch = parts
+  rep = replicas.Members(2, formulation, shared_batch=True)
+  assert not rep.member_axis and rep.data_seeds(7) is None
+  mesh = rep.make_mesh()
+  state = rep.create_state(init, jax.random.key(0), mesh)
+  shared = jax.tree.map(lambda x: x[:B], batch)
+  new, metrics = rep.compile_step(member_step, mesh)(state, shared, rep.train_key(jax.random.key(1)))
+  single = replicas.Single()
+  single_step = single.compile_step(member_step, single.make_mesh())
+  # The member step is member m's single step on the same (B, ...) batch with key fold_in(key, m):
+  # dropout (rate 0.5) makes a key broadcast to all members fail for member 1.
+  for m in range(2):
+    one = single.create_state(init, jax.random.fold_in(jax.random.key(0), m), single.make_mesh())
+    one, one_metrics = single_step(one, shared, jax.random.fold_in(jax.random.key(1), m))
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a[m], b, rtol=1e-5, atol=1e-6),
+                 new.params, one.params)
+    np.testing.assert_allclose(metrics["loss_members"][m], one_metrics["loss"], rtol=1e-5)
+  assert not np.allclose(metrics["loss_members"][0], metrics["loss_members"][1])
+
+
 def test_predict_and_member_logits_of_each_kind(parts):
   model, init, _, batch = parts
   images = batch["image"][:B]
@@ -90,6 +112,9 @@ def test_from_config_and_bad_sizes():
   assert replicas.from_config(config(1, 0)) == replicas.Single()
   assert replicas.from_config(config(4, 0)) == replicas.Members(4, "map")
   assert replicas.from_config(config(4, 3)) == replicas.MCDropout(3, replicas.Members(4, "map"))
+  shared = config(4, 0)
+  shared.ensemble.shared_batch = True
+  assert replicas.from_config(shared) == replicas.Members(4, "map", shared_batch=True)
   keys = replicas.from_config(config(3, 2)).train_key(jax.random.key(1))
   np.testing.assert_array_equal(jax.random.key_data(keys[2]),
                                 jax.random.key_data(jax.random.fold_in(jax.random.key(1), 2)))

@@ -20,7 +20,7 @@ def test_configs_are_strict_and_locked(module):
 def test_config_fields():
   assert digits_ensemble.get_config().ensemble.size == 5
   assert digits_ensemble.get_config("size=3,formulation=vmap").ensemble.to_dict() == {
-      "size": 3, "formulation": "vmap"}
+      "size": 3, "formulation": "vmap", "shared_batch": False}
   mc = digits_mc_dropout.get_config("placement=head,samples=8")
   assert mc.mc_dropout.samples == 8 and mc.model.kwargs.dropout_placement == "head"
   assert digits_temperature.get_config().calibrate_temperature
