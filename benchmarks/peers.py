@@ -1,7 +1,8 @@
 r"""rvjax against the PyTorch tools, in one process, on identical weights and inputs.
 
   pip install -e ".[bench]"     # torch, torchvision, torchattacks, imagecorruptions
-  python benchmarks/peers.py [--quick] [--sections=attacks,train,gflops] [--torch_threads=2]
+  python benchmarks/peers.py [--quick] [--sections=attacks,train,gflops,corruptions,ensembles]
+                             [--torch_threads=2]
 
 Sections (`SECTIONS`; each prints its own lines, compile time excluded, median of the repeats):
   attacks  PGD-10 (linf 8/255, step 2/255, uniform random start, last iterate: torchattacks'
@@ -17,6 +18,10 @@ Sections (`SECTIONS`; each prints its own lines, compile time excluded, median o
   gflops   the ERM train-step GFLOP/s (XLA's FLOP count over the step time) of the digits CNN and
            PreAct ResNet-18 (32x32x3) as a fraction of a float32 jnp matmul measured in the same
            run; with `gradient_jit`'s compiler options (what rvjax uses) and plain `jax.jit`.
+  corruptions  the 19 corruptions against imagecorruptions at 32 and 224 px
+           (benchmarks/corruption_throughput.py's table: images/s, ratio, CPU-time ratio).
+  ensembles  a K-member ensemble train step against K single steps, K = 2, 4, 8, per
+           formulation (benchmarks/ensemble_throughput.py's table; no PyTorch peer).
 The logits of the two copies of the CNN are checked to agree to 1e-4 before anything is timed.
 Times are wall times on whatever else the machine is doing: compare only within one run.
 """
@@ -33,7 +38,7 @@ import numpy as np
 import optax
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks import common  # noqa: E402
+from benchmarks import common, corruption_throughput, ensemble_throughput  # noqa: E402
 from rvjax import attacks, compiler, data, models, objectives, sharding  # noqa: E402
 from rvjax.models import layers  # noqa: E402
 from rvjax.train import optim, replicas, state as state_lib, step as step_lib  # noqa: E402
@@ -261,7 +266,16 @@ def section_gflops(args):
             f"{gflops / peak:6.1%} of peak", flush=True)
 
 
-SECTIONS = {"attacks": section_attacks, "train": section_train, "gflops": section_gflops}
+def section_corruptions(args):
+  corruption_throughput.run(quick=args.quick)
+
+
+def section_ensembles(args):
+  ensemble_throughput.run(quick=args.quick)
+
+
+SECTIONS = {"attacks": section_attacks, "train": section_train, "gflops": section_gflops,
+            "corruptions": section_corruptions, "ensembles": section_ensembles}
 
 
 def main():
