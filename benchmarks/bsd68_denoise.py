@@ -56,14 +56,15 @@ def load(folder, limit):
   return files, [np.asarray(Image.open(f).convert("L"), np.float32)[..., None] / 255 for f in files]
 
 
-def parse_workdirs(items):
-  """["NAME=DIR" or "DIR", ...] -> {name: dir} ("workdir" for a bare DIR); names must differ."""
+def parse_workdirs(items, reserved=()):
+  """["NAME=DIR" or "DIR", ...] -> {name: dir} ("workdir" for a bare DIR); names must differ
+  from each other and from the `reserved` (built-in) method names."""
   out = {}
   for item in items:
     name, sep, path = item.partition("=")
     if not sep:
       name, path = "workdir", item
-    if name in out or name in CLASSICAL:
+    if name in out or name in reserved:
       raise SystemExit(f"--workdir name {name!r} is used twice or names a classical method.")
     out[name] = path
   return out
@@ -126,7 +127,7 @@ def main():
   parser.add_argument("--blur", default="", help="SIZE,STD: deblur a Gaussian blur instead")
   args = parser.parse_args()
   methods = args.methods.split(",")
-  workdirs = parse_workdirs(args.workdir)
+  workdirs = parse_workdirs(args.workdir, CLASSICAL)
   for method in methods:
     if method not in CLASSICAL and method not in workdirs:
       raise SystemExit(f"Unknown method {method!r}: one of {', '.join(CLASSICAL)} or a --workdir "
