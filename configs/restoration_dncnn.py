@@ -20,8 +20,8 @@ Measured on the shared, heavily loaded 2-core CPU (load ~14, runs under nice 10)
   sigma=15|50 and blind, budget=2 each (63 steps, ~3 min wall), started from that net with
   --config.model_init=<the sigma-25 workdir> (blind: also --config.model.name=dncnn, 17 layers):
   sigma 15 29.61 dB (BM3D 31.32), sigma 50 23.23 (25.78), blind at sigma 25 25.01. All below
-  BM3D, TV and NLM; above Haar wavelet at 15 and 25 only: far too few steps (3k patches, 0.03% of the
-  paper's patches)."""
+  BM3D, TV and NLM; above Haar wavelet at 15 and 25 only: far too few steps (3k patches at
+  sigma 25, 0.03% of the paper's 10M)."""
 from configs import common, image_tasks
 
 PAPER_STEPS, PAPER_BATCH = 80_000, 128
