@@ -13,9 +13,9 @@ sigma), noisy input not clipped or quantized, PSNR with data range 1 averaged ov
 is Wang et al.'s (rvjax.metrics.ssim). Outputs are clipped to [0, 1] before scoring. Classical
 parameters were chosen on Train400 images, not BSD68 (see PARAMS); NLM uses 7x7 patches and a
 15x15 search window. With --blur, the input is rvjax.degrade.blur_noise (symmetric boundaries)
-and Wiener/Tikhonov get the true kernel, their balance chosen as DECONV_BALANCE says. BM3D (bm3d package, the
-reference implementation's profile "np") runs on the first --bm3d_limit images; every method is
-also reported on that subset so the comparison is like for like.
+and Wiener/Tikhonov get the true kernel, their balance chosen as DECONV_BALANCE says. BM3D (bm3d
+package, the reference implementation's profile "np") runs on the first --bm3d_limit images;
+every method is also reported on that subset so the comparison is like for like.
 """
 import argparse
 import glob
