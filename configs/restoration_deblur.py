@@ -15,6 +15,11 @@ it), plus AWGN of std `noise` (0-255 scale): y = k (x) x + n, drawn on device ev
   python -m launch.train --config=configs/restoration_deblur.py:budget=5 --workdir=/tmp/deblur
   python -m benchmarks.bsd68_denoise --blur=9,1.6 --sigmas=2 \
       --methods=noisy,wiener,tikhonov,deblur --workdir=deblur=/tmp/deblur
+
+Measured (shared, loaded 2-core CPU, nice 10), BSD68 all 68, sigma 2: budget=5 (300 steps, 210 s
+wall) gives 22.56 dB, below the blurred input (25.50) and Wiener (26.50) / Tikhonov (26.23): the
+network, trained from scratch (the paper starts the deconvolution from the kernel's separable
+pseudo-inverse), has not yet learned to pass the image through.
 """
 import numpy as np
 
