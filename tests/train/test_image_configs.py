@@ -76,3 +76,18 @@ def test_config_args_are_checked():
   blind = restoration_dncnn.get_config("sigma=blind,budget=20")
   assert blind.model.name == "dncnn_b" and blind.degrade.kwargs.sigma_max == 55.0
   assert blind.batch_size == 16 and 500 < blind.total_steps < 800
+
+
+def test_deblur_budget_builds_the_cpu_sized_xu_network():
+  """The CPU variant's sizes reach the model (a misspelt or dropped kwarg would fall back to the
+  paper's 121-tap, 512-channel net) and its steps follow the budget."""
+  import jax
+  import jax.numpy as jnp
+  from rvjax import models
+  c = restoration_deblur.get_config("budget=5")
+  assert c.total_steps == int(5 * 60 / restoration_deblur.CPU_SECONDS_PER_STEP)
+  model = models.create(c.model.name, **c.model.kwargs)
+  shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, 48, 48, 1)),
+                                             train=False))["params"]
+  assert shapes["deconv_rows"]["kernel"].shape == (1, 41, 1, 16)
+  assert shapes["denoise_1"]["kernel"].shape == (5, 5, 1, 64)
