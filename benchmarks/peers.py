@@ -285,6 +285,8 @@ def main():
                       help=f"Comma-separated subset of {', '.join(SECTIONS)}.")
   parser.add_argument("--batch_size", type=int, default=256)
   parser.add_argument("--torch_threads", type=int, default=2)
+  parser.add_argument("--repeats", type=int, default=0,
+                      help="Timed calls per function (default 1 with --quick, else 5).")
   args = parser.parse_args()
   names = [s for s in args.sections.split(",") if s]
   unknown = sorted(set(names) - set(SECTIONS))
@@ -292,7 +294,7 @@ def main():
     parser.error(f"unknown sections {unknown}; choose from {', '.join(SECTIONS)}.")
   import torch
   torch.set_num_threads(args.torch_threads)
-  args.repeats = 1 if args.quick else 5
+  args.repeats = args.repeats or (1 if args.quick else 5)
   print(f"backend={jax.default_backend()} cpus={os.cpu_count()} load={os.getloadavg()[0]:.1f} "
         f"torch {torch.__version__} threads={torch.get_num_threads()} "
         f"gradient options={compiler.gradient_options()}")
