@@ -12,7 +12,8 @@ Rows (`row=`): scratch (random init, CE), large_lr (one large LR for all layers)
 same plus ASG proxy guidance KL), small_backbone_lr (backbone x0.1, head x1), linear_probe
 (frozen source features + linear head), feature_l2 (feature distillation), l2_sp (weight L2 to
 the source), random_lr (random per-group multipliers from {0, 0.1, .., 1}, drawn per seed),
-csg (InfoNCE to the source's features, memory queue, T = 0.07), asg_l2o (asg_pg with the
+csg (InfoNCE between the projected, attention-pooled feature maps of the model and the source,
+memory queue, T = 0.07; `apool=model|source|none` picks the A-pool attention), asg_l2o (asg_pg with the
 per-group multipliers set every `window` steps by a learned LSTM policy, `policy=PATH`, trained by
 benchmarks/l2o_meta_train.py). `st=cbst|crst|drst` self-trains the row's model on the unlabeled
 real digits afterwards (rvjax.train.self_training; benchmarks/self_training_table.py).
@@ -74,7 +75,8 @@ def source_path(source_dir: str, source: str) -> str:
 def get_config(arg=None):
   arg = common.parse_arg(arg, row="asg_pg", source="photo", dr=True, tiny=False, seed=0,
                          lam=1.0, source_dir="/tmp/rvjax_syn2real_sources",
-                         policy="", window=25, st="none", knobs="")
+                         policy="", window=25, st="none", knobs="",
+                         apool="model")
   if arg.row not in ROWS:
     raise ValueError(f"Unknown row {arg.row!r}; valid: {', '.join(ROWS)}.")
   if arg.source not in SOURCES:
@@ -104,7 +106,9 @@ def get_config(arg=None):
   source = source_path(arg.source_dir, arg.source) if from_source else ""
   if arg.row == "csg":
     c.objective = {"name": "csg", "kwargs": {"source": source, "lam": 0.1 * arg.lam,
-                                             "temperature": 0.07}}
+                                             "temperature": 0.07, "apool": arg.apool,
+                                             "momentum": 0.99}}
+    c.optimizer.groups = GROUPS + (("projection", "projection"),)
   else:
     c.objective = {"name": "syn2real", "kwargs": {"source": source, "guidance": guidance,
                                                   "lam": lam, "freeze_bn": from_source}}
@@ -115,6 +119,7 @@ def get_config(arg=None):
     scales.update({g: 0.0 for g in BACKBONE})
   c.syn2real = {"real": "digits", "init_from_source": from_source, "lr_scales": scales,
                 "random_lr_seed": 0 if arg.row == "random_lr" else -1, "queue_size": 512,
+                "csg_dim": 128,
                 "source_task": SOURCES[arg.source], "policy": arg.policy,
                 "window": arg.window}
   if arg.st not in ("none",) + SELF_TRAINING:
@@ -128,6 +133,7 @@ def get_config(arg=None):
     c.total_steps = 6
     c.eval_every_steps = 3
     c.syn2real.queue_size = 32
+    c.syn2real.csg_dim = 8
     c.syn2real.window = 3
     c.self_training.update(rounds=2, steps_per_round=3)
   c.lock()

@@ -11,7 +11,8 @@ all from config.syn2real:
   * lr_scales: fixed per-group learning-rate multipliers {group: m}, m in LR_ACTIONS, set
     through optim.set_lr_scales; random_lr_seed >= 0 instead draws each group's multiplier
     uniformly from LR_ACTIONS (a fixed random draw per seed);
-  * the CSG memory queue in model_state (objective "csg");
+  * the CSG projection head in params and its memory queue and key projection in model_state
+    (objective "csg"; syn2real.csg_dim, syn2real.queue_size);
   * policy: a learning-rate policy file (rvjax.l2o.policy) that sets every group's multiplier
     after each `window` steps (its choices are returned as "lr_history").
 """
@@ -198,12 +199,16 @@ def setup(config) -> Row:
       if src is None:
         raise ValueError("syn2real.init_from_source needs objective.kwargs.source.")
       params, model_state = source_lib.warm_start(src, params, model_state)
+    opt_state = state.opt_state
     if config.objective.name == "csg":
-      dim = params[source_lib.HEAD]["kernel"].shape[0]
-      model_state = {**model_state, syn2real_lib.QUEUE: syn2real_lib.init_queue(
-          jax.random.key(config.seed), s2r.queue_size, dim)}
+      projection, csg_state = syn2real_lib.init_csg(
+          jax.random.key(config.seed), params[source_lib.HEAD]["kernel"].shape[0],
+          dim=s2r.csg_dim, queue_size=s2r.queue_size)
+      params = {**params, syn2real_lib.PROJECTION: projection}
+      model_state = {**model_state, **csg_state}
+      opt_state = tx.init(params)
     return state.replace(params=params, model_state=model_state,
-                         opt_state=optim.set_lr_scales(state.opt_state, scales))
+                         opt_state=optim.set_lr_scales(opt_state, scales))
 
   return Row(model, src, objective, tx, features, train_ds, val_ds, test_ds, groups, scales,
              init)
