@@ -19,6 +19,9 @@ benchmarks/l2o_meta_train.py). `st=cbst|crst|drst` self-trains the row's model o
 real digits afterwards (rvjax.train.self_training; benchmarks/self_training_table.py).
 `knobs=PATH` renders with a learned psi (benchmarks/learn_to_simulate.py) instead of full_dr.
 `dr=False` renders without domain randomization (preset "none"). `:tiny` shrinks everything for tests.
+`target=mnist|svhn,data_dir=DIR` tests on MNIST (28x28 grey) or SVHN (svhn_cropped, 32x32 RGB)
+read through tfds from DIR, rendering the synthetic digits at that size and channel count (the
+photo source is pretrained at the same size, benchmarks/syn2real_table.py --target=...).
 
 Result (`--seeds=5`, 2-core CPU shared with other jobs, 300 steps; real test acc %, mean +- std;
 energies of the real-test features; seconds per run incl. compile on the first seed):
@@ -67,24 +70,40 @@ GROUPS = (("stage0", "(conv|bn)0"), ("stage1", "(conv|bn)1"), ("stage2", "(conv|
 BACKBONE = ("stage0", "stage1", "stage2")
 
 
-def source_path(source_dir: str, source: str) -> str:
-  """Where the table keeps the pretrained source model of `source` ("photo" or "digits")."""
-  return f"{source_dir}/cnn_{SOURCES[source]}.msgpack"
+# Real target -> (tfds or bundled name, image side, channels); syndigits render to match it.
+TARGETS = {"digits": ("digits", 8, 1), "mnist": ("mnist", 28, 1), "svhn": ("svhn_cropped", 32, 3)}
+
+
+def source_path(source_dir: str, source: str, target: str = "digits") -> str:
+  """Where the table keeps the pretrained source model of `source` ("photo" or "digits") for
+  `target` (whose image size and channels the photo source is pretrained at)."""
+  suffix = "" if target == "digits" else f"_{target}"
+  return f"{source_dir}/cnn_{SOURCES[source]}{suffix}.msgpack"
 
 
 def get_config(arg=None):
   arg = common.parse_arg(arg, row="asg_pg", source="photo", dr=True, tiny=False, seed=0,
                          lam=1.0, source_dir="/tmp/rvjax_syn2real_sources",
                          policy="", window=25, st="none", knobs="",
-                         apool="model")
+                         apool="model", target="digits", data_dir="")
   if arg.row not in ROWS:
     raise ValueError(f"Unknown row {arg.row!r}; valid: {', '.join(ROWS)}.")
   if arg.source not in SOURCES:
     raise ValueError(f"Unknown source {arg.source!r}; valid: {', '.join(SOURCES)}.")
+  if arg.target not in TARGETS:
+    raise ValueError(f"Unknown target {arg.target!r}; valid: {', '.join(TARGETS)}.")
+  if (arg.target == "digits") == bool(arg.data_dir):
+    raise ValueError("target=mnist|svhn needs data_dir=DIR (tfds, prepared with "
+                     "launch.prepare_data); target=digits takes none.")
+  if arg.target == "svhn" and arg.source == "digits":
+    raise ValueError("source=digits (8x8 grey scikit-learn digits) cannot serve 32x32 RGB "
+                     "svhn; use source=photo.")
+  real, size, channels = TARGETS[arg.target]
   c = common.base()
   c.seed = arg.seed
   c.data.name = "syndigits"
-  c.data.kwargs = {"preset": "full_dr" if arg.dr else "none", "size": 8, "num": 5000}
+  c.data.kwargs = {"preset": "full_dr" if arg.dr else "none", "size": size, "num": 5000,
+                   "channels": channels}
   if arg.knobs:  # learned psi (rvjax.l2o.simulate.save_psi) on the "none" preset.
     with open(arg.knobs) as f:
       c.data.kwargs.update(preset="none", knobs=json.load(f))
@@ -103,7 +122,8 @@ def get_config(arg=None):
   guidance = {"asg_pg": "kl", "asg_l2o": "kl", "feature_l2": "feature_l2",
               "l2_sp": "weight_l2"}.get(arg.row, "none")
   lam = {"l2_sp": 0.01 * arg.lam}.get(arg.row, arg.lam)
-  source = source_path(arg.source_dir, arg.source) if from_source else ""
+  source_target = "digits" if arg.source == "digits" else arg.target
+  source = source_path(arg.source_dir, arg.source, source_target) if from_source else ""
   if arg.row == "csg":
     c.objective = {"name": "csg", "kwargs": {"source": source, "lam": 0.1 * arg.lam,
                                              "temperature": 0.07, "apool": arg.apool,
@@ -117,7 +137,8 @@ def get_config(arg=None):
     scales.update({g: 0.1 for g in BACKBONE})
   if arg.row == "linear_probe":
     scales.update({g: 0.0 for g in BACKBONE})
-  c.syn2real = {"real": "digits", "init_from_source": from_source, "lr_scales": scales,
+  c.syn2real = {"real": real, "real_data_dir": arg.data_dir, "init_from_source": from_source,
+                "lr_scales": scales,
                 "random_lr_seed": 0 if arg.row == "random_lr" else -1, "queue_size": 512,
                 "csg_dim": 128,
                 "source_task": SOURCES[arg.source], "policy": arg.policy,

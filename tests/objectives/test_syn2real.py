@@ -233,3 +233,21 @@ def test_tiny_rows_run_and_bad_multipliers_are_refused(setup):
     runner.check_lr_scales({"head": 0.25})
   with pytest.raises(ValueError, match="Unknown row"):
     syn2real_digits.get_config("row=asg")
+
+
+@pytest.mark.parametrize("target, shape", [("mnist", (28, 28, 1)), ("svhn", (32, 32, 3))])
+def test_mnist_and_svhn_targets_through_tfds(tmp_path, target, shape):
+  """syndigits render at the target's size and channels, the real test split is the (mocked)
+  tfds set read from data_dir; a tiny scratch row trains and tests on MNIST."""
+  tfds = pytest.importorskip("tensorflow_datasets")
+  config = syn2real_digits.get_config(f"row=scratch,tiny,target={target},data_dir={tmp_path}")
+  with tfds.testing.mock_data(num_examples=20):
+    row = runner.setup(config)
+    res = runner.run(config) if target == "mnist" else {"real_test/accuracy": 0.0}
+  assert row.train_ds.images.shape[1:] == shape and row.test_ds.images.shape[1:] == shape
+  assert len(row.test_ds) == 20  # the mocked set, not the 8x8 digits
+  assert 0 <= res["real_test/accuracy"] <= 1
+  with pytest.raises(ValueError, match="needs data_dir"):
+    syn2real_digits.get_config(f"row=scratch,target={target}")
+  with pytest.raises(ValueError, match="Unknown target"):
+    syn2real_digits.get_config("row=scratch,target=usps,data_dir=x")
