@@ -34,7 +34,9 @@ energies of the real-test features; seconds per run incl. compile on the first s
   feature_l2                    74.7 +-  1.8          78.7   0.363   1.503   2.567    7.8
   l2_sp                         76.4 +-  2.0          77.0   0.477   1.696   3.337    9.5
   random_lr                     72.4 +-  4.4          74.1   0.492   1.740   3.563   10.0
-  csg                           73.2 +-  3.0          67.2   0.421   1.606   2.971   11.2
+  csg (GAP, no projection)      73.2 +-  3.0          67.2   0.421   1.606   2.971   11.2
+  csg (A-pool model, projection, second session; 5 seeds, machine load ~14 on 2 cores)
+                                74.4 +-  0.8          68.7   0.422   1.609   2.992  245.0
   asg_pg (digits source)        58.9 +-  5.4          59.4   0.658   2.089   5.357   10.4
   large_lr (digits source)      73.5 +-  3.7          75.5   0.340   1.501   2.712   11.3
   scratch, no DR                38.5 +-  2.7         100.0   0.437   1.627   2.977   11.3
