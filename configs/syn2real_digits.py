@@ -35,8 +35,15 @@ energies of the real-test features; seconds per run incl. compile on the first s
   l2_sp                         76.4 +-  2.0          77.0   0.477   1.696   3.337    9.5
   random_lr                     72.4 +-  4.4          74.1   0.492   1.740   3.563   10.0
   csg (GAP, no projection)      73.2 +-  3.0          67.2   0.421   1.606   2.971   11.2
-  csg (A-pool model, projection, second session; 5 seeds, machine load ~14 on 2 cores)
-                                74.4 +-  0.8          68.7   0.422   1.609   2.992  245.0
+Second session, 5 seeds, same machine (load average ~14 on 2 cores at first, so the first
+row's s/run is inflated), CSG now with the projection head and A-pool:
+  python benchmarks/syn2real_table.py --seeds=5 --args "row=csg|row=csg,apool=source|row=csg,apool=none|row=scratch|row=asg_pg"
+  csg (apool=model)             74.4 +-  0.8          68.7   0.422   1.609   2.992  245.0
+  csg (apool=source)            74.5 +-  1.9          68.9   0.408   1.589   2.925   23.4
+  csg (apool=none)              72.5 +-  3.3          68.4   0.419   1.606   2.987   14.5
+  scratch                       77.8 +-  1.2          79.1   0.266   1.381   2.260   13.7
+  asg_pg                        73.8 +-  1.2          76.1   0.364   1.522   2.743   13.3
+A-pool adds ~2 points over global pooling here, within the spread; CSG still trails scratch.
   asg_pg (digits source)        58.9 +-  5.4          59.4   0.658   2.089   5.357   10.4
   large_lr (digits source)      73.5 +-  3.7          75.5   0.340   1.501   2.712   11.3
   scratch, no DR                38.5 +-  2.7         100.0   0.437   1.627   2.977   11.3
