@@ -2,6 +2,7 @@ r"""The synthetic -> real digits ablation table (issue 10), over seeds, in one c
 
   python benchmarks/syn2real_table.py --seeds=5 [--only="row=asg_pg|row=scratch,dr=False"]
       [--policy=POLICY_FILE --plot=multipliers.png]   # adds row asg_l2o, plots its choices
+      [--target=mnist|svhn --data_dir=TFDS_DIR]       # real MNIST / SVHN instead of digits
 
 Pretrains the two source models once (rotation prediction on photo patches / on the real digits
 train split; skipped when their files exist in --source_dir), then runs every row of
@@ -42,15 +43,25 @@ def main():
                       help="'|'-separated config args to run instead of TABLE, e.g. "
                            "'row=scratch,knobs=psi.json' (a learned psi)")
   parser.add_argument("--plot", default="", help="PNG path for asg_l2o's multipliers (seed 0)")
+  parser.add_argument("--target", default="digits", choices=tuple(syn2real_digits.TARGETS),
+                      help="real test set: digits (bundled), mnist or svhn (tfds, --data_dir)")
+  parser.add_argument("--data_dir", default="", help="tfds data_dir holding mnist / svhn_cropped")
   args = parser.parse_args()
   os.makedirs(args.source_dir, exist_ok=True)
-  base = syn2real_digits.get_config()
+  target = f"target={args.target},data_dir={args.data_dir}"
+  base = syn2real_digits.get_config(target)
+  size, channels = base.data.kwargs.size, base.data.kwargs.channels
   for source, task in syn2real_digits.SOURCES.items():
-    path = syn2real_digits.source_path(args.source_dir, source)
+    if task == "digits_rotation" and args.target == "svhn":
+      continue  # 8x8 grey digits cannot serve 32x32 RGB.
+    path = syn2real_digits.source_path(args.source_dir, source,
+                                       "digits" if source == "digits" else args.target)
     if not os.path.exists(path):
       t = time.time()
+      photo = task == "photo_rotation"
       acc = syn2real.pretrain_source(path, task, base.model.name,
-                                     model_kwargs=dict(base.model.kwargs))
+                                     model_kwargs=dict(base.model.kwargs),
+                                     size=size if photo else 8, channels=channels if photo else 1)
       print(f"pretrained {task}: rotation accuracy {acc:.3f} ({time.time() - t:.0f} s) -> {path}")
   wanted = set(filter(None, args.only.split("|")))
   print(f"{'row':28s} {'real test acc':>15s} {'syn val acc':>13s} {'E_0':>7s} {'E_1':>7s} "
@@ -63,7 +74,8 @@ def main():
       continue
     runs = []
     for seed in range(args.seeds):
-      config = syn2real_digits.get_config(f"{arg},seed={seed},source_dir={args.source_dir}")
+      config = syn2real_digits.get_config(f"{arg},seed={seed},source_dir={args.source_dir},"
+                                          f"{target}")
       if args.steps:
         with config.unlocked():
           config.total_steps = args.steps

@@ -37,15 +37,24 @@ def _draw(key, rng):
 def _segment_ink(px, py, a, b, valid, thickness, softness):
   """Soft ink (P,) at points (px, py) (P,) of segments a, b (S, 2) with mask `valid` (S,).
 
-  x and y are kept apart: a trailing axis of size 2 vectorizes poorly on CPU.
+  The segments are visited one at a time (S is static) with a running minimum of the squared
+  distance, which XLA fuses into one pass over the points: a (P, S) distance table reduced over
+  S, or indexing a[s, 0] inside the loop, ran ~30x slower on CPU under the renderer's vmap.
+  x and y are kept apart: a trailing axis of size 2 vectorizes poorly.
   """
-  abx, aby = (b[:, 0] - a[:, 0]), (b[:, 1] - a[:, 1])
-  apx, apy = px[:, None] - a[None, :, 0], py[:, None] - a[None, :, 1]
-  inv = 1.0 / (abx * abx + aby * aby + 1e-9)
-  t = jnp.clip((apx * abx + apy * aby) * inv, 0.0, 1.0)
-  dx, dy = apx - t * abx, apy - t * aby
-  d2 = dx * dx + dy * dy + 1e3 * (1.0 - valid)
-  dist = jnp.sqrt(jnp.min(d2, axis=1) + 1e-12)
+  ab = b - a
+  inv = 1.0 / (ab[:, 0] * ab[:, 0] + ab[:, 1] * ab[:, 1] + 1e-9)
+  # The per-segment scalars are computed once: the barrier keeps XLA from fusing them (and the
+  # segments' geometry: warp sinusoids, affine maps) into the loop, once per point.
+  per_segment = jax.lax.optimization_barrier(
+      (a[:, 0], a[:, 1], ab[:, 0], ab[:, 1], inv, 1e3 * (1.0 - valid)))
+  d2 = jnp.full(px.shape, jnp.inf, px.dtype)
+  for ax, ay, abx, aby, inv_s, penalty in zip(*(jnp.unstack(c) for c in per_segment)):
+    apx, apy = px - ax, py - ay
+    t = jnp.clip((apx * abx + apy * aby) * inv_s, 0.0, 1.0)
+    dx, dy = apx - t * abx, apy - t * aby
+    d2 = jnp.minimum(d2, dx * dx + dy * dy + penalty)
+  dist = jnp.sqrt(d2 + 1e-12)
   return jax.nn.sigmoid((thickness - dist) / softness)
 
 

@@ -27,6 +27,10 @@ class CNN(layers.Classifier):
     use_batch_norm: BN after every conv (else the convs carry a bias).
     pool_min_size: a stage other than the last is followed by a 2x2 max-pool while the feature
       map is at least this large in both spatial dims (8: pools 8x8 -> 4x4, 32x32 -> 16 -> 8).
+
+  Outside `init`, the last stage's (N, h, w, widths[-1]) map entering the global average pool is
+  sown as "intermediates"/"feature_map" (kept only when "intermediates" is mutable; CSG's
+  attentional pooling reads it through rvjax.objectives.source.feature_map_and_logits).
   """
   widths: tuple[int, ...] = (32, 64, 128)
   use_batch_norm: bool = True
@@ -51,4 +55,6 @@ class CNN(layers.Classifier):
       if i < len(self.widths) - 1 and min(x.shape[1:3]) >= self.pool_min_size:
         x = layers.max_pool(x, (2, 2), (2, 2))
       x = self._dropout(x, train)
+    if not self.is_initializing():  # Else init would put "intermediates" in the model state.
+      self.sow("intermediates", "feature_map", x)
     return self._head(layers.global_avg_pool(x), train)

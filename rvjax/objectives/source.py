@@ -17,6 +17,7 @@ import numpy as np
 from rvjax import models
 
 HEAD = "head"  # The name of the final dense layer of every classifier (models.layers).
+FEATURE_MAP = "feature_map"  # What a model sows into "intermediates" before its global pool.
 
 
 @flax.struct.dataclass
@@ -104,6 +105,22 @@ def features_and_logits(apply_fn, variables: dict, images, **kwargs):
   if isinstance(out, tuple):
     return (captured["features"],) + out
   return captured["features"], out
+
+
+def feature_map_and_logits(apply_fn, variables: dict, images, *, mutable=(), **kwargs):
+  """(feature map (N, h, w, C) entering the global pool, logits (N, K), updated collections
+  named in `mutable` (a dict, {} for none)) of a classifier that sows its map (models.cnn).
+
+  Raises:
+    ValueError: the model does not sow "intermediates"/FEATURE_MAP.
+  """
+  logits, new = apply_fn(variables, images, mutable=list(mutable) + ["intermediates"], **kwargs)
+  new = dict(new)
+  sown = new.pop("intermediates", {})
+  if FEATURE_MAP not in sown:
+    raise ValueError(f"The model does not sow its feature map (intermediates/{FEATURE_MAP!r}); "
+                     "attentional pooling needs a model that does, e.g. 'cnn'.")
+  return sown[FEATURE_MAP][-1], logits, new
 
 
 def head_logits(variables: dict, features):

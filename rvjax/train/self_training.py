@@ -65,7 +65,7 @@ def self_train(config, method: str, best, row) -> dict:
   start = time.time()
   cfg = config.self_training
   validate.check_choice(method, "self-training method", st.METHODS)
-  real = data_lib.load(config.syn2real.real, "train")
+  real = data_lib.load(config.syn2real.real, "train", **syn2real.real_kwargs(config))
   unlabeled = real.images  # real.labels are read only to report pseudo-label accuracy.
   freeze_bn = bool(config.objective.kwargs.get("freeze_bn", False))
   objective = objectives.create("self_training", row.model.apply, freeze_bn=freeze_bn,

@@ -11,7 +11,8 @@ all from config.syn2real:
   * lr_scales: fixed per-group learning-rate multipliers {group: m}, m in LR_ACTIONS, set
     through optim.set_lr_scales; random_lr_seed >= 0 instead draws each group's multiplier
     uniformly from LR_ACTIONS (a fixed random draw per seed);
-  * the CSG memory queue in model_state (objective "csg");
+  * the CSG projection head in params and its memory queue and key projection in model_state
+    (objective "csg"; syn2real.csg_dim, syn2real.queue_size);
   * policy: a learning-rate policy file (rvjax.l2o.policy) that sets every group's multiplier
     after each `window` steps (its choices are returned as "lr_history").
 """
@@ -80,17 +81,24 @@ def _train(model, objective, tx, train_ds, *, steps, batch_size, seed, chunk, in
 
 
 def pretrain_source(path: str, task: str, model_name: str, *, model_kwargs=None, steps=400,
-                    batch_size=64, lr=3e-3, seed=0) -> float:
+                    batch_size=64, lr=3e-3, seed=0, size=8, channels=1) -> float:
   """Trains `model_name` on rotation prediction and saves it as a source model at `path`.
 
-  task: "photo_rotation" (scikit-image photo patches; no digits involved) or "digits_rotation"
-  (the real digits train split, labels never read; the test split stays unseen). Returns the
-  final training-batch accuracy of the rotation task.
+  task: "photo_rotation" (scikit-image photo patches of `size` x `size`, grey repeated over
+  `channels`; no digits involved) or "digits_rotation" (the real scikit-learn digits train split,
+  8x8 grey, labels never read; the test split stays unseen). Returns the final training-batch
+  accuracy of the rotation task.
   """
   if task not in SOURCE_TASKS:
     raise ValueError(f"Unknown source task {task!r}; valid: {', '.join(SOURCE_TASKS)}.")
-  images = (rotation.photo_patches(2000, seed=seed) if task == "photo_rotation"
-            else data_lib.load("digits", "train").images)
+  if task == "digits_rotation" and (size, channels) != (8, 1):
+    raise ValueError("digits_rotation reads the 8x8 grey scikit-learn digits; use "
+                     f"photo_rotation for size={size}, channels={channels}.")
+  if task == "photo_rotation":
+    images = rotation.photo_patches(2000, size=size, crop=4 * size, seed=seed)
+    images = np.repeat(images, channels, axis=-1)
+  else:
+    images = data_lib.load("digits", "train").images
   ds = rotation.rotation_task(images)
   model = models.create(model_name, num_classes=ds.num_classes, **dict(model_kwargs or {}))
   cfg = _optimizer_config("adam", lr, (("all", ".*"),))
@@ -159,6 +167,12 @@ def _load(name: str, split: str, kwargs_json: str) -> data_lib.Dataset:
   return data_lib.load(name, split, **json.loads(kwargs_json))
 
 
+def real_kwargs(config) -> dict:
+  """data.load kwargs of the real target config.syn2real.real: its data_dir for a tfds set."""
+  data_dir = config.syn2real.get("real_data_dir", "")
+  return {"data_dir": data_dir} if data_dir else {}
+
+
 class Row(NamedTuple):
   """What a syn2real config trains with: model, source (or None), objective, optimizer, the
   jitted `features(state, images) -> (features, logits)`, the datasets, the parameter groups and
@@ -182,7 +196,7 @@ def setup(config) -> Row:
   data_kwargs = json.dumps(config.data.kwargs.to_dict(), sort_keys=True)
   train_ds = _load(config.data.name, "train", data_kwargs)
   val_ds = _load(config.data.name, "val", data_kwargs)
-  test_ds = _load(s2r.real, "test", "{}")
+  test_ds = _load(s2r.real, "test", json.dumps(real_kwargs(config)))
   model, src, objective, tx, features = _program(_without_seed(config), train_ds.num_classes)
   groups = tuple(g for g, _ in optim.parse_groups(config.optimizer.groups))
   if s2r.random_lr_seed >= 0:
@@ -198,12 +212,16 @@ def setup(config) -> Row:
       if src is None:
         raise ValueError("syn2real.init_from_source needs objective.kwargs.source.")
       params, model_state = source_lib.warm_start(src, params, model_state)
+    opt_state = state.opt_state
     if config.objective.name == "csg":
-      dim = params[source_lib.HEAD]["kernel"].shape[0]
-      model_state = {**model_state, syn2real_lib.QUEUE: syn2real_lib.init_queue(
-          jax.random.key(config.seed), s2r.queue_size, dim)}
+      projection, csg_state = syn2real_lib.init_csg(
+          jax.random.key(config.seed), params[source_lib.HEAD]["kernel"].shape[0],
+          dim=s2r.csg_dim, queue_size=s2r.queue_size)
+      params = {**params, syn2real_lib.PROJECTION: projection}
+      model_state = {**model_state, **csg_state}
+      opt_state = tx.init(params)
     return state.replace(params=params, model_state=model_state,
-                         opt_state=optim.set_lr_scales(state.opt_state, scales))
+                         opt_state=optim.set_lr_scales(opt_state, scales))
 
   return Row(model, src, objective, tx, features, train_ds, val_ds, test_ds, groups, scales,
              init)

@@ -90,7 +90,8 @@ def test_bad_images_rejected():
     dataset.make_dataset(np.zeros((2, 4, 4, 1)), np.array([0, 10]), 10, name="x")
 
 
-@pytest.mark.parametrize("name, shape", [("mnist", (28, 28, 1)), ("cifar10", (32, 32, 3))])
+@pytest.mark.parametrize("name, shape", [("mnist", (28, 28, 1)), ("cifar10", (32, 32, 3)),
+                                         ("svhn_cropped", (32, 32, 3))])
 def test_tfds_path_with_mock_data(tmp_path, name, shape):
   with tfds.testing.mock_data(num_examples=20):
     train = data.load(name, "train", data_dir=str(tmp_path))

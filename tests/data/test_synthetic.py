@@ -49,6 +49,22 @@ def test_glyph_tables_sample_the_curve_ends():
   np.testing.assert_allclose(start.sum(-1)[valid > 0], 1.0, atol=1e-6)
 
 
+def test_stroke_ink_matches_numpy_point_to_segment_distances():
+  """The fused per-segment loop equals sigmoid((thickness - d) / softness), d the numpy
+  distance to the nearest valid segment (projection clipped to the segment's ends)."""
+  rng = np.random.default_rng(0)
+  px, py = rng.uniform(size=(2, 50)).astype(np.float32)
+  a, b = rng.uniform(size=(2, 7, 2)).astype(np.float32)
+  b[3] = a[3]  # a degenerate (point) segment
+  valid = np.array([1, 1, 0, 1, 1, 0, 1], np.float32)
+  ink = jax.jit(synthetic._segment_ink)(px, py, a, b, valid, 0.05, 0.01)
+  p = np.stack([px, py], -1)[:, None].astype(np.float64)  # (P, 1, 2)
+  ab = (b - a)[None].astype(np.float64)
+  t = np.clip(np.sum((p - a) * ab, -1) / np.maximum(np.sum(ab ** 2, -1), 1e-30), 0, 1)
+  d = np.linalg.norm(p - a - t[..., None] * ab, axis=-1)[:, valid > 0].min(1)
+  np.testing.assert_allclose(ink, 1 / (1 + np.exp(-(0.05 - d) / 0.01)), atol=2e-5)
+
+
 def test_gradient_wrt_knobs_is_finite_and_nonzero():
   def ink_mass(k):
     return jnp.sum(synthetic.render(jax.random.key(0), LABELS[:4], k, 8))

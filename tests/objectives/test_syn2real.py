@@ -114,21 +114,108 @@ def test_info_nce_matches_numpy():
   np.testing.assert_allclose(syn2real.info_nce(q, k, negs, mask), expected, rtol=1e-5)
 
 
-def test_csg_updates_the_queue_fifo_and_has_gradients(setup):
-  src, batch = setup["src"], setup["batch"]
-  params, state = source_lib.warm_start(src, setup["params"], setup["state"])
-  queue = syn2real.init_queue(jax.random.key(0), 40, WIDTHS[-1])
-  obj = objectives.create("csg", setup["model"].apply, source=src, lam=1.0)
-  grad_fn = jax.grad(lambda p: obj(p, {**state, syn2real.QUEUE: queue}, batch,
-                                   jax.random.key(0)), has_aux=True)
-  grads, (new_state, m) = grad_fn(params)
+def test_info_nce_prefers_the_positive_key():
+  """The loss falls as the positive key turns toward the query, and is lowest at the query."""
+  rng = np.random.default_rng(1)
+  unit = lambda x: x / np.linalg.norm(x, axis=-1, keepdims=True)
+  q, other, negs = unit(rng.normal(size=(4, 6))), unit(rng.normal(size=(4, 6))), unit(
+      rng.normal(size=(20, 6)))
+  losses = [float(syn2real.info_nce(q, unit(t * q + (1 - t) * other), negs, np.ones(4)))
+            for t in (0.0, 0.5, 0.9, 1.0)]
+  assert all(a > b for a, b in zip(losses, losses[1:])), losses
+  assert losses[-1] < 0.5 * losses[0]
+
+
+def test_attention_weights_sum_to_one_and_follow_the_numpy_formula():
+  rng = np.random.default_rng(0)
+  fmap = rng.uniform(0, 0.2, size=(3, 4, 5, 6)).astype(np.float32)
+  fmap[0, 1, 2] += 2.0  # one salient location
+  fmap[2] = 0.0  # an all-zero map falls back to uniform weights
+  w = np.asarray(syn2real.attention_weights(fmap))
+  np.testing.assert_allclose(w.sum((1, 2)), 1.0, rtol=1e-5)
+  assert np.unravel_index(w[0].argmax(), w[0].shape) == (1, 2) and w[0].max() > 0.3
+  assert w[1].std() > 0  # non-uniform on a non-uniform map
+  np.testing.assert_allclose(w[2], 1 / 20)
+  score = np.einsum("hwc,c->hw", fmap[1], fmap[1].mean((0, 1)))
+  np.testing.assert_allclose(w[1], score / score.sum(), rtol=1e-5)
+  np.testing.assert_allclose(syn2real.attentional_pool(fmap, w)[1],
+                             np.einsum("hwc,hw->c", fmap[1], w[1]), rtol=1e-5)
+
+
+def _csg_state(setup, queue_size=40, dim=6):
+  params, state = source_lib.warm_start(setup["src"], setup["params"], setup["state"])
+  proj, csg_state = syn2real.init_csg(jax.random.key(0), WIDTHS[-1], dim=dim,
+                                      queue_size=queue_size)
+  return {**params, syn2real.PROJECTION: proj}, {**state, **csg_state}
+
+
+def test_csg_queue_key_projection_and_gradients(setup):
+  """FIFO queue, EMA key projection, gradients into the backbone and the projection head."""
+  params, state = _csg_state(setup)
+  queue = np.asarray(state[syn2real.QUEUE])
+  moved = dict(params, projection=jax.tree.map(lambda w: w + 0.05, params["projection"]))
+  obj = objectives.create("csg", setup["model"].apply, source=setup["src"], lam=1.0,
+                          momentum=0.9)
+  grads, (new_state, m) = jax.jit(jax.grad(
+      lambda p: obj(p, state, setup["batch"], jax.random.key(0)), has_aux=True))(moved)
   new_queue = np.asarray(new_state[syn2real.QUEUE])
-  assert new_queue.shape == (40, WIDTHS[-1])
+  assert new_queue.shape == (40, 6)
   np.testing.assert_allclose(np.linalg.norm(new_queue[:16], axis=-1), 1.0, atol=1e-5)
-  np.testing.assert_array_equal(new_queue[16:], np.asarray(queue[:24]))  # oldest dropped
+  np.testing.assert_array_equal(new_queue[16:], queue[:24])  # newest in front, oldest dropped
+  jax.tree.map(lambda k, q, new: np.testing.assert_allclose(new, 0.9 * k + 0.1 * q, rtol=1e-5),
+               state[syn2real.KEY_PROJECTION], moved["projection"],
+               new_state[syn2real.KEY_PROJECTION])
   assert float(m["info_nce"]) > 0
-  g = float(sum(jnp.sum(x ** 2) for x in jax.tree.leaves(grads["conv2"])))
-  assert np.isfinite(g) and g > 0
+  for part in ("conv2", "projection"):
+    g = float(sum(jnp.sum(x ** 2) for x in jax.tree.leaves(grads[part])))
+    assert np.isfinite(g) and g > 0, part
+  with pytest.raises(ValueError, match="needs.*csg_queue"):
+    obj(params, setup["state"], setup["batch"], jax.random.key(0))
+  with pytest.raises(ValueError, match="apool"):
+    objectives.create("csg", setup["model"].apply, source=setup["src"], apool="max")
+  with pytest.raises(ValueError, match="momentum"):
+    objectives.create("csg", setup["model"].apply, source=setup["src"], momentum=1.0)
+
+
+@pytest.mark.parametrize("apool", ["model", "source", "none"])
+def test_csg_query_and_key_are_projected_attention_pooled_maps(setup, apool):
+  """At the warm start with unshifted views the model's map is the source's (so "model" and
+  "source" attention agree): the query is
+  projection(pool(map)) and the key the EMA key projection (momentum 0.5 of a moved head) of
+  the same pooled map; the queue's new keys and the InfoNCE match numpy. A wrong pooling or
+  projection on either side fails. "none" pools uniformly: the source features entering its
+  head."""
+  params, state = _csg_state(setup)
+  params = dict(params, projection=jax.tree.map(lambda w: w + 0.05, params["projection"]))
+  src, images = setup["src"], setup["batch"]["image"]
+  obj = objectives.create("csg", setup["model"].apply, source=src, apool=apool, shift=0,
+                          momentum=0.5)
+  _, (new_state, m) = obj(params, state, setup["batch"], jax.random.key(0))
+  fmap = np.asarray(source_lib.feature_map_and_logits(src.model.apply, src.variables, images,
+                                                      train=False)[0], np.float64)
+  if apool != "none":
+    score = np.maximum(np.einsum("nhwc,nc->nhw", fmap, fmap.mean((1, 2))), 0)
+    pooled = np.einsum("nhwc,nhw->nc", fmap, score / score.sum((1, 2), keepdims=True))
+  else:
+    pooled = np.asarray(source_lib.features_and_logits(src.model.apply, src.variables, images,
+                                                       train=False)[0])
+    np.testing.assert_allclose(pooled, fmap.mean((1, 2)), rtol=1e-5, atol=1e-6)
+
+  def projected(p):
+    p = jax.tree.map(np.asarray, p)
+    z = np.maximum(pooled @ p["hidden"]["kernel"] + p["hidden"]["bias"], 0) @ p["out"][
+        "kernel"] + p["out"]["bias"]
+    return z / np.linalg.norm(z, axis=-1, keepdims=True)
+
+  query = projected(params["projection"])
+  key = projected(jax.tree.map(lambda k, q: 0.5 * (np.asarray(k) + np.asarray(q)),
+                               state[syn2real.KEY_PROJECTION], params["projection"]))
+  assert np.mean(np.sum(query * key, -1)) < 0.9999  # the EMA key head differs from the query's
+  np.testing.assert_allclose(new_state[syn2real.QUEUE][:16], key, atol=1e-5)
+  logits = np.concatenate([np.sum(query * key, -1, keepdims=True),
+                           query @ np.asarray(state[syn2real.QUEUE]).T], -1) / 0.07
+  nce = np.mean(np.log(np.exp(logits).sum(-1)) - logits[:, 0])
+  np.testing.assert_allclose(float(m["info_nce"]), nce, rtol=1e-4)
 
 
 def test_tiny_rows_run_and_bad_multipliers_are_refused(setup):
@@ -146,3 +233,21 @@ def test_tiny_rows_run_and_bad_multipliers_are_refused(setup):
     runner.check_lr_scales({"head": 0.25})
   with pytest.raises(ValueError, match="Unknown row"):
     syn2real_digits.get_config("row=asg")
+
+
+@pytest.mark.parametrize("target, shape", [("mnist", (28, 28, 1)), ("svhn", (32, 32, 3))])
+def test_mnist_and_svhn_targets_through_tfds(tmp_path, target, shape):
+  """syndigits render at the target's size and channels, the real test split is the (mocked)
+  tfds set read from data_dir; a tiny scratch row trains and tests on MNIST."""
+  tfds = pytest.importorskip("tensorflow_datasets")
+  config = syn2real_digits.get_config(f"row=scratch,tiny,target={target},data_dir={tmp_path}")
+  with tfds.testing.mock_data(num_examples=20):
+    row = runner.setup(config)
+    res = runner.run(config) if target == "mnist" else {"real_test/accuracy": 0.0}
+  assert row.train_ds.images.shape[1:] == shape and row.test_ds.images.shape[1:] == shape
+  assert len(row.test_ds) == 20  # the mocked set, not the 8x8 digits
+  assert 0 <= res["real_test/accuracy"] <= 1
+  with pytest.raises(ValueError, match="needs data_dir"):
+    syn2real_digits.get_config(f"row=scratch,target={target}")
+  with pytest.raises(ValueError, match="Unknown target"):
+    syn2real_digits.get_config("row=scratch,target=usps,data_dir=x")
