@@ -17,7 +17,7 @@ a run stays well below BM3D. `:tiny` trains a 3-layer net for 3 steps (tests).
 
 Measured on the shared, heavily loaded 2-core CPU (load ~14, runs under nice 10), BSD68 all 68:
   sigma=25,budget=6: 189 steps from scratch, 539 s wall -> 27.23 dB (BM3D 28.76 on 4 images).
-  sigma=15|50 and blind, budget=2 each (63 steps, ~3 min wall), started from that net with
+  sigma=15|50 and blind, budget=2 each (63 steps, 159-174 s wall), started from that net with
   --config.model_init=<the sigma-25 workdir> (blind: also --config.model.name=dncnn, 17 layers):
   sigma 15 29.61 dB (BM3D 31.32), sigma 50 23.23 (25.78), blind at sigma 25 25.01. All below
   BM3D, TV and NLM; above Haar wavelet at 15 and 25 only: far too few steps (3k patches at

@@ -11,10 +11,10 @@ scale. Published Set5 PSNR: bicubic 33.66 / 30.39 / 28.42, SRCNN 36.66 / 32.75 /
 37.53 / 33.66 / 31.35 at x2 / x3 / x4. `budget=M` sizes the steps for M minutes of a 2-core CPU.
 
 Measured on the shared, loaded 2-core CPU (nice 10), Set5 mean PSNR x2 / x3 / x4 (bicubic
-33.68 / 30.40 / 28.43): vdsr budget=2 (40 steps of 16, ~3.5 min wall each) 34.48 / 30.88 /
-28.84; srcnn budget=1.5 (600 steps of 16, 1.5-2 min each) 31.80 / 30.00 / 28.34, still below
+33.68 / 30.40 / 28.43): vdsr budget=2 (40 steps of 16, 180-213 s wall each) 34.48 / 30.88 /
+28.84; srcnn budget=1.5 (600 steps of 16, 82-121 s each) 31.80 / 30.00 / 28.34, still below
 bicubic (SRCNN must learn the identity first; VDSR's zero-started residual gives it for free);
-srcnn budget=4 (1600 steps, 80-125 s wall at a lighter load) 33.88 / 31.02 / 28.95.
+srcnn budget=4 (1600 steps, 79-125 s wall each) 33.88 / 31.02 / 28.95.
 """
 from configs import common, image_tasks
 
