@@ -69,3 +69,58 @@ def tikhonov(images: Any, *, kernel: Any, balance: float) -> jnp.ndarray:
   Args, returns: as `wiener`.
   """
   return _run(images, kernel, balance, False)
+
+
+def pseudo_inverse_kernel(kernel: Any, size: int, *, balance: float) -> np.ndarray:
+  """The Tikhonov-regularized pseudo-inverse of a blur `kernel` as a (size, size) spatial kernel.
+
+  Its transfer function is conj(K) / (|K|^2 + balance) (the `tikhonov` filter), taken on a
+  grid of max(4 size, 256) pixels so that its circular wrap is negligible, then cropped to the
+  `size` x `size` window whose center (index (size - 1) // 2 on each axis) is pixel (0, 0).
+  Convolving (true convolution, not correlation) a blurred image with it approximates
+  `tikhonov(images, kernel=kernel, balance=balance)` away from the borders.
+
+  Args:
+    kernel: (k, k') odd-sided blur kernel summing to 1.
+    size: >= 1, side of the returned kernel.
+    balance: > 0, the regularization weight.
+
+  Returns:
+    (size, size) float64 numpy array.
+  """
+  kernel = np.asarray(kernel, np.float64)
+  if kernel.ndim != 2 or kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0:
+    raise ValueError(f"pseudo_inverse_kernel needs an odd-sided (k, k') kernel, got {kernel.shape}.")
+  if int(size) < 1:
+    raise ValueError(f"pseudo_inverse_kernel size must be >= 1, got {size}.")
+  _checks.check_positive(balance, "balance")
+  n = max(4 * int(size), 256, 2 * max(kernel.shape))
+  padded = np.zeros((n, n))
+  padded[:kernel.shape[0], :kernel.shape[1]] = kernel
+  # numpy, not `transfer_function`: this runs while a model's init is being traced.
+  k = np.fft.rfft2(np.roll(padded, (-(kernel.shape[0] // 2), -(kernel.shape[1] // 2)), (0, 1)))
+  inverse = np.fft.irfft2(np.conj(k) / (np.abs(k) ** 2 + balance), s=(n, n))
+  c = (int(size) - 1) // 2
+  return np.roll(inverse, (c, c), axis=(0, 1))[:size, :size]
+
+
+def separable_factors(inverse: Any, rank: int) -> tuple[np.ndarray, np.ndarray]:
+  """The top-`rank` separable components of a 2-D kernel by its SVD (Xu et al. 2014, sec. 3.2).
+
+  inverse ~= sum_i cols[:, i] outer rows[:, i], with the singular value split evenly
+  (sqrt(s_i) on each factor); the error falls as `rank` grows and is exact at full rank.
+
+  Args:
+    inverse: (h, w) kernel.
+    rank: 1 <= rank <= min(h, w), number of components.
+
+  Returns:
+    cols (h, rank) vertical factors and rows (w, rank) horizontal factors, float64.
+  """
+  inverse = np.asarray(inverse, np.float64)
+  if inverse.ndim != 2 or not 1 <= int(rank) <= min(inverse.shape):
+    raise ValueError(f"separable_factors needs a 2-D kernel and 1 <= rank <= its smaller side, "
+                     f"got shape {inverse.shape} and rank {rank}.")
+  u, s, vt = np.linalg.svd(inverse)
+  root = np.sqrt(s[:rank])
+  return u[:, :rank] * root, vt[:rank].T * root
