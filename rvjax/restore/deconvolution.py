@@ -90,7 +90,8 @@ def pseudo_inverse_kernel(kernel: Any, size: int, *, balance: float) -> np.ndarr
   """
   kernel = np.asarray(kernel, np.float64)
   if kernel.ndim != 2 or kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0:
-    raise ValueError(f"pseudo_inverse_kernel needs an odd-sided (k, k') kernel, got {kernel.shape}.")
+    raise ValueError(f"pseudo_inverse_kernel needs an odd-sided (k, k') kernel, "
+                     f"got {kernel.shape}.")
   if int(size) < 1:
     raise ValueError(f"pseudo_inverse_kernel size must be >= 1, got {size}.")
   _checks.check_positive(balance, "balance")
