@@ -27,7 +27,9 @@ blurred input 25.50 / 0.6956, Wiener 26.50 / 0.7678, Tikhonov 26.23 / 0.7734. Th
 alone (1 step at lr 1e-12) gives 25.64 / 0.7701: below Tikhonov, presumably at the borders,
 where the 41-tap filter with zero SAME padding rings (the interior matches Tikhonov in the
 tests). budget=3 (180 steps, 27 s wall: CPU_SECONDS_PER_STEP is stale, a step now takes
-~0.15 s) gives 26.41 / 0.7619, above the input and Tikhonov in PSNR, below Wiener. Trained from
+~0.15 s) gives 26.41 / 0.7619, above the input and Tikhonov in PSNR, below Wiener;
+budget=3 with --config.total_steps=1200 (156 s wall) gives 27.14 / 0.7780, above Wiener and
+Tikhonov in both. Trained from
 random init (lr 1e-3), an earlier session's budget=5 (300 steps) gave 22.56 dB.
 """
 import numpy as np
