@@ -29,8 +29,8 @@ where the 41-tap filter with zero SAME padding rings (the interior matches Tikho
 tests). budget=3 (180 steps, 27 s wall: CPU_SECONDS_PER_STEP is stale, a step now takes
 ~0.15 s) gives 26.41 / 0.7619, above the input and Tikhonov in PSNR, below Wiener;
 budget=3 with --config.total_steps=1200 (156 s wall) gives 27.14 / 0.7780, above Wiener and
-Tikhonov in both. Trained from
-random init (lr 1e-3), an earlier session's budget=5 (300 steps) gave 22.56 dB.
+Tikhonov in both. Trained from random init (lr 1e-3), an earlier session's budget=5 (300
+steps) gave 22.56 dB.
 """
 import numpy as np
 
