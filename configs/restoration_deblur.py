@@ -28,8 +28,8 @@ alone (1 step at lr 1e-12) gives 25.64 / 0.7701: below Tikhonov, presumably at t
 where the 41-tap filter with zero SAME padding rings (the interior matches Tikhonov in the
 tests). 180 steps (27 s wall) give 26.41 / 0.7619, above the input and Tikhonov in PSNR, below Wiener;
 1200 steps (156 s wall; what budget=3 now runs, at CPU_SECONDS_PER_STEP = 0.15) give
-27.14 / 0.7780, above Wiener and Tikhonov in both. Trained from random init (lr 1e-3), an earlier session's budget=5 (300
-steps) gave 22.56 dB.
+27.14 / 0.7780, above Wiener and Tikhonov in both. Trained from random init (lr 1e-3), an
+earlier session's budget=5 (300 steps) gave 22.56 dB.
 """
 import numpy as np
 

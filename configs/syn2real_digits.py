@@ -37,7 +37,8 @@ energies of the real-test features; seconds per run incl. compile on the first s
   csg (GAP, no projection)      73.2 +-  3.0          67.2   0.421   1.606   2.971   11.2
 Second session, 5 seeds, same machine (load average ~14 on 2 cores at first, so the first
 row's s/run is inflated), CSG now with the projection head and A-pool:
-  python benchmarks/syn2real_table.py --seeds=5 --args "row=csg|row=csg,apool=source|row=csg,apool=none|row=scratch|row=asg_pg"
+  python benchmarks/syn2real_table.py --seeds=5 \
+      --args "row=csg|row=csg,apool=source|row=csg,apool=none|row=scratch|row=asg_pg"
   csg (apool=model)             74.4 +-  0.8          68.7   0.422   1.609   2.992  245.0
   csg (apool=source)            74.5 +-  1.9          68.9   0.408   1.589   2.925   23.4
   csg (apool=none)              72.5 +-  3.3          68.4   0.419   1.606   2.987   14.5

@@ -226,8 +226,9 @@ def restoration(run: Run) -> list[Section]:
     count = len(per_image) if isinstance(per_image, list) else int(per_image is not None)
     protocol = ", Y channel" if cfg.get("y_channel") else ""
     protocol += f", border crop {cfg['crop']}" if cfg.get("crop") else ""
-    s.notes.append(f"Means over {count} image{'s' * (count != 1)}{protocol}; the restorer gains {gain:+.2f} dB PSNR "
-                   "over its input. NIQE (lower is better) is this project's own Train400 fit.")
+    s.notes.append(f"Means over {count} image{'s' * (count != 1)}{protocol}; the restorer gains "
+                   f"{gain:+.2f} dB PSNR over its input. NIQE (lower is better) is this project's "
+                   "own Train400 fit.")
     sections.append(s)
   return sections
 
