@@ -140,6 +140,11 @@ def test_attention_weights_sum_to_one_and_follow_the_numpy_formula():
   np.testing.assert_allclose(w[1], score / score.sum(), rtol=1e-5)
   np.testing.assert_allclose(syn2real.attentional_pool(fmap, w)[1],
                              np.einsum("hwc,hw->c", fmap[1], w[1]), rtol=1e-5)
+  signed = fmap[1:2].copy()
+  signed[0, 0, 0] = -3.0 * signed[0].mean((0, 1))  # points against the map's mean
+  w_signed = np.asarray(syn2real.attention_weights(signed))[0]
+  assert w_signed[0, 0] == 0.0  # clipped at 0, not |score|
+  np.testing.assert_allclose(w_signed.sum(), 1.0, rtol=1e-5)
 
 
 def _csg_state(setup, queue_size=40, dim=6):
