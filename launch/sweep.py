@@ -3,6 +3,10 @@ r"""Runs a config's sweep (`get_sweep(hyper)` in its file) locally, or writes a 
   python -m launch.sweep --config=configs/digits_cnn.py --root=/tmp/sweep        # one by one
   python -m launch.sweep --config=configs/digits_cnn.py --root=/tmp/sweep --slurm  # script only
   python -m launch.sweep ... --dry_run                                             # print commands
+  python -m launch.sweep --config=configs/digits_sngp.py:shift --seeds=5 --root=DIR   # any config
+
+--seeds=N crosses the config's sweep (or, for a config without get_sweep, its one run) with
+seed = 0..N-1.
 
 Each run i gets the workdir ROOT/<i>_<key=value,...> and the command
 `python -m launch.train --config=<file>[:arg] --workdir=... --config.<key>=<value> ...`;
@@ -27,20 +31,20 @@ _CONFIG = flags.DEFINE_string("config", None, "Config file[:arg] that defines ge
 _ROOT = flags.DEFINE_string("root", None, "Folder for the runs' workdirs and the sweep's files.")
 _SLURM = flags.DEFINE_bool("slurm", False, "Write a Slurm array-job script instead of running.")
 _DRY_RUN = flags.DEFINE_bool("dry_run", False, "Print the commands only; write nothing.")
+_SEEDS = flags.DEFINE_integer("seeds", 0, "Cross the sweep (or the config's one run, when it "
+                              "defines no get_sweep) with seed = 0..N-1; 0: the sweep as defined.")
 _SLURM_ARGS = flags.DEFINE_string("slurm_args", "--gres=gpu:1 --cpus-per-task=8 --time=04:00:00",
                                   "#SBATCH options for each array task.")
 flags.mark_flags_as_required(["config", "root"])
 
 
 def load_module(path: str):
-  """The config file as a module (its get_config / get_sweep)."""
+  """The config file as a module (its get_config and, if defined, get_sweep)."""
   if not os.path.isfile(path):
     raise FileNotFoundError(f"--config: no config file {path!r}.")
   spec = importlib.util.spec_from_file_location(f"sweep_config_{abs(hash(path))}", path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  if not hasattr(module, "get_sweep"):
-    raise ValueError(f"--config: {path} defines no get_sweep(hyper).")
   return module
 
 
@@ -56,13 +60,26 @@ def run_name(index: int, overrides: dict) -> str:
   return f"{index:03d}_" + re.sub(r"[^A-Za-z0-9=.,_-]+", "-", text)[:80]
 
 
-def commands(config_flag: str, root: str) -> list[tuple[str, list[str]]]:
-  """[(workdir, python arguments)] of every run; each run's config is built to check it."""
+def commands(config_flag: str, root: str, seeds: int = 0) -> list[tuple[str, list[str]]]:
+  """[(workdir, python arguments)] of every run; each run's config is built to check it.
+
+  seeds > 0 crosses the runs with seed = 0..seeds-1; a config without get_sweep then has one run.
+  """
+  if seeds < 0:
+    raise ValueError(f"--seeds must be >= 0; got {seeds}.")
   path, _, arg = config_flag.partition(":")
   module = load_module(path)
-  runs = module.get_sweep(hyper)
-  if not runs:
-    raise ValueError(f"{path}: get_sweep returned no runs.")
+  if hasattr(module, "get_sweep"):
+    runs = module.get_sweep(hyper)
+    if not runs:
+      raise ValueError(f"{path}: get_sweep returned no runs.")
+  elif seeds:
+    runs = [{}]
+  else:
+    raise ValueError(f"--config: {path} defines no get_sweep(hyper); pass --seeds=N to run it "
+                     "over N seeds.")
+  if seeds:
+    runs = hyper.product([runs, hyper.sweep("seed", range(seeds))])
   out = []
   for i, overrides in enumerate(runs):
     overrides = dict(overrides)
@@ -98,7 +115,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   try:
-    cmds = commands(_CONFIG.value, _ROOT.value)
+    cmds = commands(_CONFIG.value, _ROOT.value, _SEEDS.value)
   except (FileNotFoundError, ValueError) as e:
     raise SystemExit(f"rvjax: {type(e).__name__}: {e}") from e
   text = "".join(f"python {shlex.join(args)}\n" for _, args in cmds)

@@ -35,6 +35,19 @@ def test_commands_and_slurm_script(tmp_path, monkeypatch):
   assert '"$((SLURM_ARRAY_TASK_ID + 1))p"' in script  # sed lines count from 1, tasks from 0.
 
 
+def test_seeds_cross_any_config(tmp_path, monkeypatch):
+  monkeypatch.chdir(ROOT)
+  cmds = sweep.commands("configs/digits_sngp.py:tiny,shift", str(tmp_path), seeds=3)
+  assert [a[-1] for _, a in cmds] == [f"--config.seed={i}" for i in range(3)]
+  assert all(a[2] == "--config=configs/digits_sngp.py:tiny,shift" for _, a in cmds)
+  with pytest.raises(ValueError, match="defines no get_sweep.*--seeds=N"):
+    sweep.commands("configs/digits_sngp.py:tiny", str(tmp_path))
+  with pytest.raises(ValueError, match=r"\['seed'\] set twice"):  # digits_cnn sweeps seeds itself.
+    sweep.commands("configs/digits_cnn.py:tiny", str(tmp_path), seeds=2)
+  with pytest.raises(ValueError, match="--seeds must be >= 0"):
+    sweep.commands("configs/digits_sngp.py:tiny", str(tmp_path), seeds=-1)
+
+
 def test_bad_sweep_key_fails_before_writing(tmp_path, monkeypatch):
   monkeypatch.chdir(ROOT)
   bad = tmp_path / "bad_config.py"
