@@ -22,7 +22,7 @@ def test_every_pillar_has_a_notebook():
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=os.path.basename)
-def test_notebook_is_paired_without_outputs_and_runs(path, monkeypatch):
+def test_notebook_is_paired_without_outputs_and_runs(path, monkeypatch, fast_compile):
   ipynb = path[:-3] + ".ipynb"
   assert os.path.isfile(ipynb), f"{ipynb} missing: run `jupytext --sync {path}`"
   assert _cells(jupytext.read(path)) == _cells(jupytext.read(ipynb)), (
