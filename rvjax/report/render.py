@@ -1,5 +1,6 @@
 """Scorecards and comparisons as Markdown and JSON; runs that differ only in seed aggregated."""
 import json
+import os
 
 import numpy as np
 
@@ -62,6 +63,22 @@ def seed_groups(runs: list[Run]) -> list[list[Run]]:
   return list(groups.values())
 
 
+def group_labels(groups: list[list[Run]]) -> list[str]:
+  """A row label per seed group: a lone run's workdir name; a group that alone fills its parent
+  folder (a `launch.sweep --seeds` root, e.g. runs/ensemble/000_seed=0..) is named by that
+  folder; otherwise "<first run> (+N seeds)"."""
+  parents = [{os.path.dirname(os.path.normpath(r.workdir)) for r in g} for g in groups]
+  labels = []
+  for g, p in zip(groups, parents):
+    if len(g) == 1:
+      labels.append(g[0].name)
+    elif len(p) == 1 and parents.count(p) == 1:
+      labels.append(os.path.basename(next(iter(p))))
+    else:
+      labels.append(f"{g[0].name} (+{len(g) - 1} seeds)")
+  return labels
+
+
 UNSCALED = ("NLL", "PSNR", "SSIM")  # Headline columns in their own units, not percent.
 
 
@@ -93,12 +110,12 @@ def comparison(runs: list[Run]) -> tuple[list, dict]:
   the `--config` flag that produced the runs and their hardware.
   """
   groups = seed_groups(runs)
+  labels = group_labels(groups)
   heads = [[scorecard.headline(r) for r in g] for g in groups]
   columns = list(dict.fromkeys(c for hs in heads for h in hs for c in h))
   rows = [["run", "seeds", *columns, "wall time (s)", "config", "hardware"]]
   data = {}
-  for g, hs in zip(groups, heads):
-    label = g[0].name if len(g) == 1 else f"{g[0].name} (+{len(g) - 1} seeds)"
+  for g, hs, label in zip(groups, heads, labels):
     cells = {c: [h.get(c) for h in hs] for c in columns}
     prov = [provenance(r) for r in g]
     walls = [p["wall_time_s"] for p in prov]

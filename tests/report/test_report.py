@@ -97,6 +97,16 @@ def test_seeds_aggregate_and_other_settings_do_not(tmp_path):
   assert any(line.startswith("| lr | 1 | 50.00 |") for line in md.splitlines())
 
 
+def test_a_sweep_root_names_its_seed_group(tmp_path):
+  ens = [make_workdir(tmp_path / "ensemble" / f"00{i}_seed={i}", full_metrics(accuracy=a),
+                      {**CONFIG, "seed": i}) for i, a in enumerate((0.90, 0.94))]
+  single = make_workdir(tmp_path / "cnn" / "000_seed=0", full_metrics(accuracy=0.5),
+                        {**CONFIG, "optimizer": {"lr": 0.1}})
+  md = open(report.write(ens[0], [ens[1], single])["markdown"]).read()
+  assert any(line.startswith("| ensemble | 2 | 92.00 ± 2.83 (n=2) |") for line in md.splitlines())
+  assert any(line.startswith("| 000_seed=0 | 1 | 50.00 |") for line in md.splitlines())
+
+
 def test_malformed_metrics_line_is_named(tmp_path):
   w = make_workdir(tmp_path / "bad", {"test/accuracy": 0.9})
   with open(os.path.join(w, "metrics.jsonl"), "a") as f:
