@@ -15,9 +15,18 @@ def parse_flags(argv):
     raise SystemExit(f"rvjax: bad override {overrides}: {what}; the config is locked, so only "
                      "existing keys can be overridden (see config.json of a run).") from e
   except flags.Error as e:
-    raise SystemExit(f"rvjax: {e}") from e
+    raise SystemExit(f"rvjax: {_without_traceback(str(e))}") from e
   except OSError as e:  # A config file that cannot be read, loaded here to apply overrides.
     raise SystemExit(_load_error(e)) from e
+
+
+def _without_traceback(message: str) -> str:
+  """ml_collections puts a config file's whole traceback in its flag error; keep the flag's line
+  and the exception's last line ("ValueError: ...")."""
+  lines = [line.strip() for line in message.splitlines() if line.strip()]
+  if not any(line.startswith("Traceback (most recent call last)") for line in lines):
+    return message
+  return f"{lines[0].rstrip(':')}: {lines[-1]}"
 
 
 def _load_error(e: OSError) -> str:

@@ -37,6 +37,10 @@ def test_bad_override_fails_before_compute(tmp_path, flag, message):
      r"rvjax: bad override --config.seed.x=1: Attribute <class 'int'>.x does not exist"),
     ("--config=configs/digits_cnn.py:tiny", "--config.log_every_steps=0",
      "rvjax: ValueError: config.log_every_steps must be > 0, got 0."),
+    # A bad config argument raises inside get_config: ml_collections' traceback is dropped.
+    ("--config=configs/digits_cnn.py:tiny=maybe", "--config.seed=0",
+     r"rvjax: flag --config=configs/digits_cnn.py:tiny=maybe: .*ValueError: Config arg 'tiny' "
+     r"is a bool; got 'maybe'\.$"),
 ])
 def test_cli_errors_are_one_line_and_write_nothing(tmp_path, config_flag, flag, message):
   (tmp_path / "config.json").write_text('{"seed": 0}')
