@@ -178,7 +178,8 @@ def _code_blocks(plane, qtables):
 
 
 def _upsample_rows(v):
-  """libjpeg's "fancy" 2x upsampling of the rows of `v` (h, w): 3/4 nearer + 1/4 farther row."""
+  """libjpeg's "fancy" vertical 2x upsampling of `v` (h, w) -> (2 h, w): each output row is
+  3/4 of its source row plus 1/4 of the source row on its side (edge rows repeat)."""
   before = jnp.concatenate([v[:1], v[:-1]])
   after = jnp.concatenate([v[1:], v[-1:]])
   return jnp.stack([0.75 * v + 0.25 * before, 0.75 * v + 0.25 * after], axis=1).reshape(
@@ -202,9 +203,9 @@ def fancy_upsample_matrix() -> np.ndarray:
 
 def _ycc_to_rgb(y, cb, cr):
   """(H, W, 3) RGB from luma `y` (H, W) and centered chroma `cb`, `cr` (H, W / 2), W / 2 a
-  multiple of 8; the chroma is upsampled along rows by `fancy_upsample_matrix`.
+  multiple of 8; the chroma is upsampled horizontally by `fancy_upsample_matrix`.
 
-  The row upsampling and the chroma part of the JFIF matrix are one matmul over groups of 8
+  The horizontal upsampling and the chroma part of the JFIF matrix are one matmul over groups of 8
   chroma samples (with their two neighbours) giving 16 pixels x 3 channels: no interleaving
   of half-width planes or of channels, which XLA:CPU runs slowly.
   """
