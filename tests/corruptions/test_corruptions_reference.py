@@ -181,3 +181,53 @@ def test_matches_imagecorruptions_at_224(name, photos224_u8, ic_corrupt):
       assert diff.mean() < 0.004 and np.quantile(diff, 0.99) < 0.03, (severity, diff.mean())
     else:
       assert diff.max() < 1.5 / 255, (severity, diff.max())
+
+
+def test_fft_filter2d_matches_scipy_correlate():
+  # 9x9 > 7x7 takes the FFT path; 31 x 45 padded sizes become 32 x 45 FFTs. A circular wrap
+  # reaching into the kept window, or a crop off by one, breaks the match at the borders.
+  from scipy import ndimage
+  rng = np.random.default_rng(0)
+  x = rng.uniform(size=(23, 37, 2)).astype(np.float32)
+  kernel = rng.uniform(size=(9, 9)).astype(np.float32)
+  out = np.asarray(imaging.filter2d(jnp.asarray(x), kernel, "reflect"))
+  for ch in range(2):
+    ref = ndimage.correlate(x[..., ch].astype(np.float64), kernel, mode="mirror")
+    np.testing.assert_allclose(out[..., ch], ref, atol=1e-4)
+  assert [imaging.fft_size(n) for n in (31, 45, 238, 241)] == [32, 45, 240, 243]
+
+
+def test_canny_hysteresis_matches_iterated_dilation():
+  # Reference: the bounded hysteresis in the published recipe's terms, strong edges growing
+  # through weak ones by 8 steps of edges |= weak & dilate3x3(edges), with the Sobel gradients
+  # and non-maximum suppression spelled out in numpy. The image is a vertical step, strong in
+  # its top 3 rows and weak below, so the edge grows one row per step: a dilation without its
+  # center, a 4-neighbour one or a step count off by one each change the edge map.
+  from scipy import ndimage
+  from rvjax.corruptions import weather
+  rng = np.random.default_rng(1)
+  img = np.zeros((48, 40))
+  img[:, 20:] = 20.0
+  img[:3, 20:] = 60.0
+  img[30:, :] += np.round(ndimage.gaussian_filter(rng.uniform(size=(18, 40)), 1.0) * 400) % 90
+  kx = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], np.float64)
+  gx = ndimage.correlate(img, kx, mode="nearest")
+  gy = ndimage.correlate(img, kx.T, mode="nearest")
+  mag = np.abs(gx) + np.abs(gy)
+  padded = np.pad(mag, 1)
+  at = lambda dy, dx: padded[1 + dy:49 + dy, 1 + dx:41 + dx]  # noqa: E731
+  tan22 = np.tan(np.pi / 8)
+  horizontal = np.abs(gy) <= tan22 * np.abs(gx)
+  vertical = np.abs(gx) <= tan22 * np.abs(gy)
+  same = gx * gy > 0
+  n1 = np.where(horizontal, at(0, -1), np.where(vertical, at(-1, 0),
+                                                np.where(same, at(-1, -1), at(-1, 1))))
+  n2 = np.where(horizontal, at(0, 1), np.where(vertical, at(1, 0),
+                                               np.where(same, at(1, 1), at(1, -1))))
+  peak = (mag > n1) & (mag >= n2)
+  weak, edges = peak & (mag > 50), peak & (mag > 150)
+  for _ in range(8):
+    edges = edges | (weak & ndimage.binary_dilation(edges, np.ones((3, 3), bool)))
+  out = np.asarray(weather._canny(jnp.asarray(img, jnp.float32)))
+  assert edges[4:12, 19].all() and weak[12:20, 19].all() and not edges[12:20, 19].any()
+  np.testing.assert_array_equal(out, edges)
