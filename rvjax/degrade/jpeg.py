@@ -17,19 +17,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from rvjax import validate
+from rvjax.corruptions import digital, tables
 from rvjax.degrade import _checks
 
 ROUNDINGS = ("straight_through", "soft")
 
-# ITU-T T.81 Annex K tables (quality 50).
-_LUMA = np.array([
-    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
-    14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
-    18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
-    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], np.float64)
-_CHROMA = np.array([
-    17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99,
-    24, 26, 56, 99, 99, 99, 99, 99, 47, 66, 99, 99, 99, 99, 99, 99] + [99] * 32, np.float64)
 _RGB_TO_YCC = np.array([[0.299, 0.587, 0.114],
                         [-0.168736, -0.331264, 0.5],
                         [0.5, -0.418688, -0.081312]], np.float32)
@@ -39,17 +31,8 @@ def quant_tables(quality: int) -> np.ndarray:
   """(2, 8, 8) luminance and chrominance tables scaled as libjpeg does for quality in [1, 100]."""
   if int(quality) != quality or not 1 <= quality <= 100:
     raise ValueError(f"quality must be an integer in [1, 100], got {quality}.")
-  scale = 5000.0 / quality if quality < 50 else 200.0 - 2.0 * quality
-  tables = np.floor((np.stack([_LUMA, _CHROMA]) * scale + 50.0) / 100.0)
-  return np.clip(tables, 1, 255).reshape(2, 8, 8).astype(np.float32)
-
-
-def _dct_matrix() -> np.ndarray:
-  k = np.arange(8)[:, None]
-  n = np.arange(8)[None, :]
-  d = np.sqrt(2.0 / 8) * np.cos((2 * n + 1) * k * np.pi / 16)
-  d[0] /= np.sqrt(2.0)
-  return d.astype(np.float32)
+  return np.stack([digital.quantization_table(base, quality)
+                   for base in (tables.JPEG_LUMINANCE, tables.JPEG_CHROMINANCE)])
 
 
 def _round(z: jnp.ndarray, rounding: str) -> jnp.ndarray:
@@ -91,7 +74,7 @@ def jpeg(key: Any, images: Any, *, quality: int = 50,
   hp, wp = x.shape[1:3]
   # (N, H, W, C) -> (N, C, H/8, W/8, 8, 8) blocks.
   blocks = x.reshape(n, hp // 8, 8, wp // 8, 8, c).transpose(0, 5, 1, 3, 2, 4) - 128.0
-  d = jnp.asarray(_dct_matrix())
+  d = jnp.asarray(digital.dct_matrix())
   hi = jax.lax.Precision.HIGHEST
   coef = jnp.einsum("ui,nchwij,vj->nchwuv", d, blocks, d, precision=hi)
   qb = q[None, :, None, None]
