@@ -165,7 +165,19 @@ def frost(key: jax.Array, x: jax.Array, c, scale: float, *, feature_scale: float
 
 
 def _canny(img, low=50.0, high=150.0, steps=8):
-  """Binary edges of `img` (H, W) in 0..255: Sobel L1 magnitude, NMS, bounded hysteresis."""
+  """Binary edges of `img` (H, W) in 0..255: OpenCV's Canny (aperture 3, L1 gradient) with the
+  hysteresis bounded to `steps` growth steps."""
+  return _hysteresis(*_edge_candidates(img, low, high), steps)
+
+
+def _edge_candidates(img, low, high):
+  """(weak, strong) (H, W) bool: Sobel L1 magnitude above `low` / `high` at local maxima.
+
+  Non-maximum suppression as OpenCV's Canny: the gradient direction is binned at 22.5 and
+  67.5 degrees; a pixel must exceed its first neighbour along it and not fall below the second
+  (horizontal, vertical) or exceed both (diagonals). Borders replicate; the magnitude outside
+  the image is 0.
+  """
   v = img[..., None]
   gx = imaging.filter2d(v, [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], "edge")[..., 0]
   gy = imaging.filter2d(v, [[-1, -2, -1], [0, 0, 0], [1, 2, 1]], "edge")[..., 0]
@@ -178,26 +190,30 @@ def _canny(img, low=50.0, high=150.0, steps=8):
 
   ax, ay = jnp.abs(gx), jnp.abs(gy)
   tan22 = math.tan(math.pi / 8)
-  horizontal = ay <= tan22 * ax
-  vertical = ax <= tan22 * ay
+  horizontal = ay < tan22 * ax
+  vertical = ~horizontal & (ay > (tan22 + 2.0) * ax)  # tan 67.5 = tan 22.5 + 2
   same_sign = gx * gy > 0
   n1 = jnp.where(horizontal, at(0, -1), jnp.where(vertical, at(-1, 0),
                                                   jnp.where(same_sign, at(-1, -1), at(-1, 1))))
   n2 = jnp.where(horizontal, at(0, 1), jnp.where(vertical, at(1, 0),
                                                  jnp.where(same_sign, at(1, 1), at(1, -1))))
-  peak = (mag > n1) & (mag >= n2)
-  weak = peak & (mag > low)
-  edges = peak & (mag > high)
-  # Strong edges lie inside `weak`, so each step is weak & dilate(edges) (the dilation keeps
-  # its center), the dilation an OR of shifted copies (XLA:CPU's reduce_window is slower). The
-  # loop keeps `weak` computed once: unrolled, XLA fuses the Sobel and NMS into every step.
+  peak = (mag > n1) & jnp.where(horizontal | vertical, mag >= n2, mag > n2)
+  return peak & (mag > low), peak & (mag > high)
+
+
+def _hysteresis(weak, strong, steps):
+  """`strong` grown `steps` times through 8-connected `weak` pixels (strong lies inside weak)."""
+  # Each step is weak & dilate(edges) (the dilation keeps its center), the dilation an OR of
+  # shifted copies (XLA:CPU's reduce_window is slower). The loop keeps `weak` computed once:
+  # unrolled, XLA fuses the Sobel and NMS into every step.
+  h, w = weak.shape
 
   def step(_, edges):
     grown = jnp.pad(edges, 1)
     return weak & functools.reduce(jnp.logical_or, [grown[i:i + h, j:j + w]
                                                     for i in range(3) for j in range(3)])
 
-  return lax.fori_loop(0, steps, step, edges)
+  return lax.fori_loop(0, steps, step, strong)
 
 
 def _edge_distance(edges, cap):
