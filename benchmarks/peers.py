@@ -53,7 +53,8 @@ class DigitsCNN(nn.Module):
   def __call__(self, x, *, train: bool = False):
     del train
     for i, width in enumerate((32, 64)):
-      x = nn.relu(nn.Conv(width, (3, 3), padding=1, name=f"conv{i}")(x))
+      x = nn.relu(nn.Conv(width, (3, 3), padding=1, name=f"conv{i}",
+                          conv_general_dilated=layers.conv_general_dilated)(x))
       x = layers.max_pool(x, (2, 2), (2, 2))
     x = nn.relu(nn.Dense(128, name="dense0")(x.reshape(x.shape[0], -1)))
     return nn.Dense(10, name="dense1")(x)
