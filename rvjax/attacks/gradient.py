@@ -140,7 +140,7 @@ def pgd(logits_fn: Callable, x: Any, y: Any, *, key: jax.Array, eps: Any, step_s
     # Unrolled up to MAX_UNROLLED_STEPS: an input-gradient convolution reads its kernel with the
     # in/out axes swapped, and XLA:CPU's ConvCanonicalization pass, which transposes it into
     # Eigen's layout, visits only the entry computation; in a while-loop body it falls to a
-    # generic loop emitter (digits CNN, 256 images: 2-4x slower per step). Unrolling costs
+    # generic loop emitter (digits CNN, 256 images: 1.8-4x slower per step). Unrolling costs
     # compile time only. Models built with `rvjax.models.layers.conv_general_dilated` (the zoo)
     # avoid the slow path rolled too; unrolling keeps users' plain `nn.Conv` models fast.
     x_last, best = jax.lax.fori_loop(0, steps, body, (x0, init),

@@ -233,7 +233,7 @@ def conv_general_dilated(lhs: jnp.ndarray, rhs: jnp.ndarray, window_strides: Seq
   The input gradient of a convolution is a convolution with the kernel's in/out feature axes
   swapped ("HWOI"). XLA:CPU transposes such a kernel into its fast layout only in the entry
   computation (its ConvCanonicalization pass visits no other); inside a `fori_loop`/`scan`/
-  `while_loop` body the convolution falls to a generic loop emitter, 1.5-4x slower for the
+  `while_loop` body the convolution falls to a generic loop emitter, 1.8-4x slower for the
   digits CNN's input gradient (an attack's loop). Here the tangent of x is convolved with an
   explicitly transposed kernel under swapped dimension numbers, so the transposed convolution
   (what reverse mode computes) reads the kernel in the standard layout wherever it runs. Values,
