@@ -58,7 +58,8 @@ class SNGPCNN(layers.Classifier):
   def __call__(self, x: jnp.ndarray, *, train: bool) -> jnp.ndarray:
     x = self._prepare(x)
     conv = functools.partial(nn.Conv, kernel_size=(3, 3), padding=1, dtype=self.dtype,
-                             param_dtype=jnp.float32)
+                             param_dtype=jnp.float32,
+                             conv_general_dilated=layers.conv_general_dilated)
 
     def sn_conv(width, name, inputs):
       return nn.SpectralNorm(conv(width, name=name), n_steps=self.power_iterations,

@@ -63,3 +63,57 @@ def test_max_pool_rejects_non_nhwc():
     layers.max_pool(jnp.zeros((4, 4, 1)), (2, 2), (2, 2))
   with pytest.raises(ValueError, match="2-D window"):
     layers.max_pool(jnp.zeros((1, 4, 4, 1)), (2,), (2,))
+
+
+@pytest.mark.parametrize("strides, padding, groups, dilation, features", [
+    ((1, 1), "SAME", 1, None, (4, 6)),
+    ((2, 2), ((1, 0), (2, 1)), 1, None, (3, 5)),  # uneven padding, Cin != Cout
+    ((1, 2), "VALID", 2, (2, 1), (4, 6)),         # feature groups, kernel dilation
+])
+def test_conv_general_dilated_equals_lax(strides, padding, groups, dilation, features):
+  """Values, both gradients, forward-mode and second-order derivatives equal lax's.
+  Catches a wrong kernel transpose (swapping axes other than in/out, caught when Cin != Cout),
+  dimension numbers left unswapped, a dropped tangent term (of x or of the kernel) and
+  settings (strides, padding, groups, dilation) not passed to the gradient convolution."""
+  cin, cout = features
+  kx, kw, kc = jax.random.split(jax.random.key(1), 3)
+  x = jax.random.normal(kx, (2, 9, 8, cin))
+  w = jax.random.normal(kw, (3, 2, cin // groups, cout))
+
+  def loss(conv):
+    def f(x, w):
+      out = conv(x, w, strides, padding, rhs_dilation=dilation,
+                 dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=groups)
+      return jnp.sum(jnp.sin(out) * jax.random.normal(kc, out.shape))
+    return f
+
+  ours, ref = loss(layers.conv_general_dilated), loss(jax.lax.conv_general_dilated)
+  np.testing.assert_allclose(ours(x, w), ref(x, w), rtol=1e-6)
+  for a, b in zip(jax.grad(ours, (0, 1))(x, w), jax.grad(ref, (0, 1))(x, w)):
+    np.testing.assert_allclose(a, b, atol=1e-5)
+  np.testing.assert_allclose(jax.jvp(ours, (x, w), (w.sum() * x, x.sum() * w))[1],
+                             jax.jvp(ref, (x, w), (w.sum() * x, x.sum() * w))[1], rtol=1e-5)
+  second = lambda f: jax.grad(lambda z: jnp.sum(jax.grad(f)(z, w) ** 2))(x)
+  np.testing.assert_allclose(second(ours), second(ref), atol=1e-4)
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="XLA:CPU's conv layout pass")
+def test_conv_input_gradient_in_loop_body_reads_kernel_in_standard_layout():
+  """In a fori_loop body lax's input-gradient convolution keeps the swapped kernel layout
+  ("01oi": XLA:CPU's slow generic emitter); ours reads it as "01io" (Eigen) and the loop's result
+  equals lax's unrolled one. Catches a formulation XLA folds back into the swapped layout."""
+  kx, kw = jax.random.split(jax.random.key(2))
+  x = jax.random.uniform(kx, (2, 6, 6, 3))
+  w = jax.random.normal(kw, (3, 3, 3, 4))
+
+  def attack(conv, unroll):
+    grad = jax.grad(lambda z: jnp.sum(jnp.tanh(conv(z, w, (1, 1), "SAME",
+                                                    dimension_numbers=("NHWC", "HWIO", "NHWC")))))
+    body = lambda _, z: jnp.clip(z + 0.01 * jnp.sign(grad(z)), 0, 1)
+    return jax.jit(lambda z: jax.lax.fori_loop(0, 3, body, z, unroll=unroll)).lower(x).compile()
+
+  swapped = lambda compiled: compiled.as_text().count("01oi->")
+  ours = attack(layers.conv_general_dilated, False)
+  assert swapped(attack(jax.lax.conv_general_dilated, False)) > 0
+  assert swapped(ours) == 0
+  np.testing.assert_allclose(ours(x), attack(jax.lax.conv_general_dilated, True)(x), atol=1e-6)
