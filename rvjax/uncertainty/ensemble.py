@@ -47,7 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from rvjax import compiler, sharding, validate
+from rvjax import sharding, validate
 
 FORMULATIONS = ("auto", "vmap", "unroll", "map")
 
@@ -148,11 +148,12 @@ def compile_step(member_step: Callable, formulation: str, mesh: Mesh, *,
     state, metrics = mapped(state, batch, keys)
     return state, reduce_metrics(metrics)
 
-  # XLA:CPU: gradient_jit's options (rvjax.compiler) speed the vmapped step up 1.7-2x (CNN and
-  # ResNet-20, K = 8), but slow the unrolled one by 5-15%, which keeps the fused default.
-  jit = jax.jit if formulation == "unroll" else compiler.gradient_jit
-  return jit(step, donate_argnums=0,
-             out_shardings=(member_sharding(mesh), sharding.replicated(mesh)))
+  # Plain jax.jit, unlike the single step's compiler.gradient_jit: on XLA:CPU (K = 8, CNN and
+  # ResNet-20) its options slow the two fastest formulations, "unroll" by 5-16% and "vmap" with
+  # im2col convs by 8-10%; they speed up only "vmap" with XLA's (grouped) convs, 1.7-2x, which
+  # still stays the slowest.
+  return jax.jit(step, donate_argnums=0,
+                 out_shardings=(member_sharding(mesh), sharding.replicated(mesh)))
 
 
 def pool(logits: jax.Array, axis: int = 0) -> jax.Array:
