@@ -6,7 +6,7 @@ For each start row (scratch: plain synthetic training; asg_pg: ASG proxy guidanc
 and seed, trains the row once (configs/syn2real_digits.py, checkpoint selected on synthetic val),
 then self-trains a copy with each method (rvjax.train.self_training: 3 rounds of 100 steps,
 pseudo-label portion 0.2 -> 0.4 -> 0.6; labels of the real train split never read). Prints the
-real-test accuracy (mean +- std over seeds) of the start model and after each method, the
+real-test accuracy (mean +- sample std over seeds) of the start model and after each method, the
 pseudo-label accuracy of the last round and the seconds per self-training run. The source model
 files are expected in --source_dir (benchmarks/syn2real_table.py creates them).
 
@@ -60,7 +60,8 @@ def main():
       acc = 100 * np.array(accs)
       extra = (f"{100 * np.mean(pseudo[method]):11.1f} {np.mean(times[method]):6.1f}"
                if method in pseudo else f"{'':11s} {'':6s}")
-      print(f"{start + ' -> ' + method:24s} {acc.mean():7.1f} +- {acc.std():4.1f} {extra}",
+      spread = acc.std(ddof=1) if len(acc) > 1 else 0.0  # sample std
+      print(f"{start + ' -> ' + method:24s} {acc.mean():7.1f} +- {spread:4.1f} {extra}",
             flush=True)
 
 

@@ -7,7 +7,7 @@ r"""The synthetic -> real digits ablation table (issue 10), over seeds, in one c
 Pretrains the two source models once (rotation prediction on photo patches / on the real digits
 train split; skipped when their files exist in --source_dir), then runs every row of
 configs/syn2real_digits.py for seeds 0..S-1 and prints, per row, the real-test accuracy of the
-checkpoint selected on synthetic val (mean +- std over seeds), the synthetic-val accuracy, the
+checkpoint selected on synthetic val (mean +- sample std over seeds), the synthetic-val accuracy, the
 hyperspherical energies E_0, E_1, E_2 of the real-test features and the mean wall time per run.
 """
 import argparse
@@ -89,7 +89,8 @@ def main():
                                title="learned policy's multipliers (asg_l2o, seed 0)")
     get = lambda k: np.array([r[k] for r in runs])
     acc = 100 * get("real_test/accuracy")
-    print(f"{label:28s} {acc.mean():7.1f} +- {acc.std():4.1f} "
+    spread = acc.std(ddof=1) if len(acc) > 1 else 0.0  # sample std
+    print(f"{label:28s} {acc.mean():7.1f} +- {spread:4.1f} "
           f"{100 * get('syn_val/accuracy').mean():13.1f} "
           + " ".join(f"{get(f'energy/s{s}').mean():7.3f}" for s in syn2real.ENERGY_ORDERS)
           + f" {get('wall_time_s').mean():6.1f}", flush=True)
