@@ -106,13 +106,17 @@ def _joined(values) -> str:
 def comparison(runs: list[Run]) -> tuple[list, dict]:
   """Side-by-side rows (percent; mean ± std over seeds) and the same as data.
 
-  Each row ends with what its numbers carry: the train wall time (s, mean ± std over seeds),
-  the `--config` flag that produced the runs and their hardware.
+  One column per headline number that at least one run has ("n/a" where a run lacks it). Each
+  row ends with what its numbers carry: the train wall time (s, mean ± std over seeds), the
+  `--config` flag that produced the runs and their hardware.
   """
   groups = seed_groups(runs)
   labels = group_labels(groups)
   heads = [[scorecard.headline(r) for r in g] for g in groups]
-  columns = list(dict.fromkeys(c for hs in heads for h in hs for c in h))
+  # Columns in first-seen order; one that no run has a value for (e.g. accuracy when every run
+  # is a restorer) is left out.
+  columns = list(dict.fromkeys(c for hs in heads for h in hs for c, v in h.items()
+                               if v is not None))
   rows = [["run", "seeds", *columns, "wall time (s)", "config", "hardware"]]
   data = {}
   for g, hs, label in zip(groups, heads, labels):

@@ -155,3 +155,21 @@ def test_restorer_scorecard_and_before_after_grid(tmp_path):
   one = make_workdir(tmp_path / "one", {"bsd/psnr": 27.0, "bsd/psnr_input": 20.0,
                                          "bsd/psnr_per_image": 27.0}, RESTORER)
   assert "Means over 1 image; the restorer gains +7.00 dB" in open(report.write(one)["markdown"]).read()
+
+
+def test_comparison_leaves_out_columns_no_run_has(tmp_path):
+  """Two restorers: their PSNR/SSIM columns and no classification columns; beside a classifier,
+  the classifier's columns come back, n/a on the restorers' rows."""
+  a = make_workdir(tmp_path / "dncnn", {"bsd/psnr": 27.5, "bsd/ssim": 0.75}, RESTORER)
+  b = make_workdir(tmp_path / "dncnn_lr", {"bsd/psnr": 28.0, "bsd/ssim": 0.77},
+                   {**RESTORER, "optimizer": {"lr": 0.1}})
+  md = open(report.write(a, [b])["markdown"]).read()
+  header = next(line for line in md.splitlines() if line.startswith("| run | seeds |"))
+  assert header.startswith("| run | seeds | bsd PSNR | bsd SSIM | wall time (s) |")
+  cnn = make_workdir(tmp_path / "cnn", full_metrics(accuracy=0.9))
+  md = open(report.write(a, [b, cnn])["markdown"]).read()
+  header = next(line for line in md.splitlines() if line.startswith("| run | seeds |"))
+  heads = [c.strip() for c in header.split("|")]
+  row = next([c.strip() for c in line.split("|")] for line in md.splitlines()
+             if line.startswith("| dncnn | 1 |"))
+  assert row[heads.index("bsd PSNR")] == "27.5000" and row[heads.index("accuracy")] == "n/a"
