@@ -18,7 +18,6 @@ Quiet-machine figures go in docs/results.md; under load only same-run ratios mea
 import argparse
 import os
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
@@ -79,15 +78,8 @@ def main():
     net.zero_grad()
     torch.nn.functional.cross_entropy(net(xt), yt).backward()
 
-  times = {}
-  for name, fn in (("forward", torch_forward), ("fwd+bwd", torch_gradient)):
-    fn()
-    runs = []
-    for _ in range(args.repeats):
-      t = time.perf_counter()
-      fn()
-      runs.append(time.perf_counter() - t)
-    times[name] = sorted(runs)[len(runs) // 2]
+  times = {name: peers.torch_time(fn, args.repeats)
+           for name, fn in (("forward", torch_forward), ("fwd+bwd", torch_gradient))}
   print(f"{'torch':16s} {times['forward'] * 1e3:10.1f} {times['fwd+bwd'] * 1e3:10.1f}")
 
 
