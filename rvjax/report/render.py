@@ -94,6 +94,8 @@ def mean_std(values: list, *, scale: float = 100.0, digits: int = 2) -> str:
 
 
 def _cell(column: str, values: list) -> str:
+  if "PSNR" in column:
+    return mean_std(values, scale=1.0, digits=2)
   if any(u in column for u in UNSCALED):
     return mean_std(values, scale=1.0, digits=4)
   return mean_std(values)

@@ -278,9 +278,9 @@ def headline(run: Run) -> dict:
       flag = "" if all(checks.values()) else " (!)"
       out[f"{name} worst eps={e:.4g}{flag}"] = v
   for name in run.evals_of("restoration"):
-    for metric in ("psnr", "ssim"):
-      if run.get(f"{name}/{metric}") is not None:
-        out[f"{name} {metric.upper()}"] = run.get(f"{name}/{metric}")
+    for key, column in (("psnr", "PSNR"), ("ssim", "SSIM"), ("psnr_input", "PSNR of input")):
+      if run.get(f"{name}/{key}") is not None:
+        out[f"{name} {column}"] = run.get(f"{name}/{key}")
   n = _test_eval(run, "ood")
   if n:
     for key, v in run.scoped(n).items():

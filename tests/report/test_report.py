@@ -160,16 +160,21 @@ def test_restorer_scorecard_and_before_after_grid(tmp_path):
 def test_comparison_leaves_out_columns_no_run_has(tmp_path):
   """Two restorers: their PSNR/SSIM columns and no classification columns; beside a classifier,
   the classifier's columns come back, n/a on the restorers' rows."""
-  a = make_workdir(tmp_path / "dncnn", {"bsd/psnr": 27.5, "bsd/ssim": 0.75}, RESTORER)
+  a = make_workdir(tmp_path / "dncnn", {"bsd/psnr": 27.5, "bsd/ssim": 0.75,
+                                         "bsd/psnr_input": 20.123}, RESTORER)
   b = make_workdir(tmp_path / "dncnn_lr", {"bsd/psnr": 28.0, "bsd/ssim": 0.77},
                    {**RESTORER, "optimizer": {"lr": 0.1}})
   md = open(report.write(a, [b])["markdown"]).read()
   header = next(line for line in md.splitlines() if line.startswith("| run | seeds |"))
-  assert header.startswith("| run | seeds | bsd PSNR | bsd SSIM | wall time (s) |")
+  assert header.startswith(
+      "| run | seeds | bsd PSNR | bsd SSIM | bsd PSNR of input | wall time (s) |")
+  # PSNR in dB to 2 decimals, SSIM to 4; the input's PSNR beside the restorer's, n/a where absent.
+  assert "| dncnn | 1 | 27.50 | 0.7500 | 20.12 |" in md
+  assert "| dncnn_lr | 1 | 28.00 | 0.7700 | n/a |" in md
   cnn = make_workdir(tmp_path / "cnn", full_metrics(accuracy=0.9))
   md = open(report.write(a, [b, cnn])["markdown"]).read()
   header = next(line for line in md.splitlines() if line.startswith("| run | seeds |"))
   heads = [c.strip() for c in header.split("|")]
   row = next([c.strip() for c in line.split("|")] for line in md.splitlines()
              if line.startswith("| dncnn | 1 |"))
-  assert row[heads.index("bsd PSNR")] == "27.5000" and row[heads.index("accuracy")] == "n/a"
+  assert row[heads.index("bsd PSNR")] == "27.50" and row[heads.index("accuracy")] == "n/a"
