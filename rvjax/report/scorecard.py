@@ -277,6 +277,15 @@ def headline(run: Run) -> dict:
     for e, v in sorted(worst.items()):
       flag = "" if all(checks.values()) else " (!)"
       out[f"{name} worst eps={e:.4g}{flag}"] = v
+  for name in run.evals_of("certified"):
+    table, _ = adversarial_table(run, name)  # Bound methods may cover different subsets.
+    for method, accs in table.items():
+      for e, v in sorted(accs.items()):
+        out[f"{name} {method} certified eps={e:.4g}"] = v
+  for name in run.evals_of("smoothing"):
+    for key, v in run.scoped(name).items():
+      if key.startswith("certified_accuracy/r="):
+        out[f"{name} certified L2 {key.split('/')[1]}"] = v
   for name in run.evals_of("restoration"):
     for key, column in (("psnr", "PSNR"), ("ssim", "SSIM"), ("psnr_input", "PSNR of input")):
       if run.get(f"{name}/{key}") is not None:

@@ -29,7 +29,7 @@ def full_metrics(accuracy=0.9, sanity_ok=True):
        "adv/clean_accuracy": accuracy, "adv/pgd/eps=0.1": 0.4, "adv/worst/eps=0.1": 0.35,
        "adv/sanity/eps_zero": 1.0, "adv/sanity/monotone": 1.0 if sanity_ok else 0.0,
        "ood/skimage_photos/max_softmax/auroc": 0.97, "cert/ibp/eps=0.1": 0.5,
-       "cert/clean_accuracy": accuracy,
+       "cert/clean_accuracy": accuracy, "cert/crown/eps=0.2": 0.25,
        "summary/wall_time_s": 12.5, **records.environment()}
   for c in corruptions.NAMES:  # Benchmark corruptions at 80%, the 4 extras at 20%.
     for s in (1, 2):
@@ -66,6 +66,28 @@ def test_full_scorecard(tmp_path):
   assert len(paths["plots"]) == 3  # reliability, severity, accuracy vs eps
   data = json.load(open(paths["json"]))
   assert data["runs"][0]["headline"]["C accuracy"] == pytest.approx(0.8)
+
+
+def test_comparison_has_certified_columns(tmp_path):
+  """Each bound method's certified accuracy per eps (they may cover different subsets, so they
+  are not merged) and each smoothing radius are comparison columns, in percent."""
+  cert = make_workdir(tmp_path / "ibp", full_metrics())
+  smooth = make_workdir(tmp_path / "smooth", {
+      "test/accuracy": 0.95, "rs/certified_accuracy/r=0": 0.9,
+      "rs/certified_accuracy/r=0.5": 0.275, "rs/abstain_rate": 0.1},
+      {**CONFIG, "evals": {"test": CONFIG["evals"]["test"], "rs": {"type": "smoothing"}}})
+  md = open(report.write(cert, [smooth])["markdown"]).read()
+  header = next(line for line in md.splitlines() if line.startswith("| run | seeds |"))
+  heads = [c.strip() for c in header.split("|")]
+  rows = {r[1]: r for r in ([c.strip() for c in line.split("|")] for line in md.splitlines()
+                            if line.startswith(("| ibp | 1 |", "| smooth | 1 |")))}
+  for column, ibp, smoothed in (("cert ibp certified eps=0.1", "50.00", "n/a"),
+                                ("cert crown certified eps=0.2", "25.00", "n/a"),
+                                ("rs certified L2 r=0", "n/a", "90.00"),
+                                ("rs certified L2 r=0.5", "n/a", "27.50")):
+    assert rows["ibp"][heads.index(column)] == ibp
+    assert rows["smooth"][heads.index(column)] == smoothed
+  assert not any("abstain" in h for h in heads)
 
 
 def test_adversarial_subset_is_named(tmp_path):
