@@ -1,7 +1,7 @@
 r"""Meta-trains the RL-L2O learning-rate policy (ASG) and times one meta-iteration.
 
   python benchmarks/l2o_meta_train.py --out=/tmp/rvjax_l2o_policy.msgpack [--iterations=20]
-  python benchmarks/l2o_meta_train.py --cost_only --num=8
+  python benchmarks/l2o_meta_train.py --cost_only --num=8 [--conv_impl=im2col]
 
 Trains the LSTM controller of rvjax.l2o.policy by REINFORCE over `--num` truncated optimizees of
 configs/syn2real_digits.py:row=asg_pg (`--windows` windows of `--window` steps, one vmapped
@@ -49,8 +49,11 @@ def main():
   parser.add_argument("--iterations", type=int, default=20)
   parser.add_argument("--seed", type=int, default=0)
   parser.add_argument("--source_dir", default="/tmp/rvjax_syn2real_sources")
+  parser.add_argument("--conv_impl", default="xla", choices=("xla", "im2col"),
+                      help="how the optimizees' convolutions run (config.model.conv_impl)")
   args = parser.parse_args()
   config = syn2real_digits.get_config(f"row=asg_pg,source_dir={args.source_dir}")
+  config.model.conv_impl = args.conv_impl
   path = syn2real_digits.source_path(args.source_dir, "photo")
   if not os.path.exists(path):
     os.makedirs(args.source_dir, exist_ok=True)
@@ -73,7 +76,7 @@ def main():
   t_seq = _time(lambda: [program.rollout(policy["params"], one, jax.random.fold_in(key, i))
                          for i in range(args.num)])
   print(f"one meta-iteration ({args.windows} x {args.window} steps, batch {config.batch_size}): "
-        f"{args.num} vmapped optimizees {t_vmap:.2f} s, {args.num} sequential {t_seq:.2f} s, "
+        f"conv_impl {args.conv_impl}, {args.num} vmapped optimizees {t_vmap:.2f} s, {args.num} sequential {t_seq:.2f} s, "
         f"ratio sequential / vmapped {t_seq / t_vmap:.2f}x")
 
 
