@@ -33,6 +33,20 @@ def _load_error(e: OSError) -> str:
   return f"rvjax: cannot load --config: {' '.join(str(e).split())}"
 
 
+def config_record(filename: str | None, argv: list[str]) -> str | None:
+  """What the report names as a run's config: the --config flag as typed, then its
+  `--config.<key>` overrides in the order given (a value after a space kept with its key).
+  None without a config file."""
+  if filename is None:
+    return None
+  words = [filename]
+  for i, a in enumerate(argv):
+    if a.startswith("--config."):
+      spaced = "=" not in a and i + 1 < len(argv) and not argv[i + 1].startswith("--")
+      words.append(f"{a}={argv[i + 1]}" if spaced else a)
+  return " ".join(words)
+
+
 def config_value(holder):
   """The config a --config flag names, loaded now; an unreadable file exits with one line."""
   try:

@@ -12,6 +12,7 @@ devices of all hosts on the mesh's "data" axis, and process 0 writes the logs an
 """
 import json
 import os
+import sys
 
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -55,7 +56,8 @@ def main(argv):
   try:
     summary = loop.train_and_evaluate(
         cli.config_value(_CONFIG), _WORKDIR.value, allow_config_change=_ALLOW_CHANGE.value,
-        config_path=config_flags.get_config_filename(flags.FLAGS["config"]))
+        config_path=cli.config_record(config_flags.get_config_filename(flags.FLAGS["config"]),
+                                      sys.argv))
   except loop.USER_ERRORS as e:  # A clear message, no stack trace.
     raise SystemExit(f"rvjax: {type(e).__name__}: {e}") from e
   if jax.process_index() == 0:
