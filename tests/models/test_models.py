@@ -4,7 +4,6 @@ Big models are only traced (jax.eval_shape); everything that runs uses tiny vari
 Keys use the "rbg" PRNG: XLA compiles its initializers ~8x faster on CPU than threefry's.
 """
 import functools
-import os
 
 import jax
 import jax.numpy as jnp
@@ -259,12 +258,10 @@ def test_mean_std_length_is_checked_against_the_channels():
     jax.eval_shape(lambda x: _init(model, x), _images("resnet_tiny"))
 
 
-@pytest.mark.skipif(not os.environ.get("RVJAX_SLOW_TESTS"), reason="set RVJAX_SLOW_TESTS=1")
 def test_cnn_reaches_97_percent_on_digits():
-  """~10-20 s on 2 CPU cores: 30 epochs of AdamW on sklearn digits (80/20 stratified split)."""
-  optax = pytest.importorskip("optax")
-  datasets = pytest.importorskip("sklearn.datasets")
-  model_selection = pytest.importorskip("sklearn.model_selection")
+  """~11 s of CPU: 30 epochs of AdamW on sklearn digits (80/20 stratified split)."""
+  import optax
+  from sklearn import datasets, model_selection
   digits = datasets.load_digits()
   images = (digits.images / 16.0).astype(np.float32)[..., None]
   x_tr, x_te, y_tr, y_te = model_selection.train_test_split(

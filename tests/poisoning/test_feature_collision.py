@@ -109,8 +109,9 @@ def test_evaluator_runs_and_rejects_a_budget_larger_than_the_data(victim):
                                 poisons_per_target=3, craft_steps=3, craft_lr=0.1, steps=2,
                                 batch_size=16, defence="knn", knn_k=3)
   preds = ev._predictions(state, ds.images)
-  if (preds == ds.labels).sum() < 2:
-    pytest.skip("the random tiny victim classifies fewer than 2 examples correctly")
+  # Targets are drawn from correctly classified examples; with 2 balanced classes even a
+  # constant prediction gets 20 of 40 right.
+  assert (preds == ds.labels).sum() >= 2
   out = dict(ev.run(state))
   assert set(out) == {"success_rate", "clean_accuracy", "feature_distance_ratio",
                       "poisons_removed", "clean_removed"}
