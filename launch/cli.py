@@ -36,12 +36,13 @@ def _load_error(e: OSError) -> str:
 def config_record(filename: str | None, argv: list[str]) -> str | None:
   """What the report names as a run's config: the --config flag as typed, then its
   `--config.<key>` overrides in the order given (a value after a space kept with its key).
-  None without a config file."""
+  The seed is left out: the report records it apart and aggregates runs over it, so the seeds
+  of a sweep share one config. None without a config file."""
   if filename is None:
     return None
   words = [filename]
   for i, a in enumerate(argv):
-    if a.startswith("--config."):
+    if a.startswith("--config.") and a.split("=")[0] != "--config.seed":
       spaced = "=" not in a and i + 1 < len(argv) and not argv[i + 1].startswith("--")
       words.append(f"{a}={argv[i + 1]}" if spaced else a)
   return " ".join(words)
