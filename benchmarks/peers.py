@@ -17,8 +17,11 @@ Sections (`SECTIONS`; each prints its own lines, compile time excluded, median o
            APGD's rolled loop.
   train    one SGD (momentum 0.9) step of the same CNN on the same batch: rvjax's
            `compile_train_step` (ERM) against a torch step; steps/s, ratio, and the largest
-           parameter difference after one step from identical weights.
-  gflops   the ERM train-step GFLOP/s (XLA's FLOP count over the step time) of the digits CNN and
+           parameter difference after one step from identical weights. rvjax is timed with its
+           `layers.ConvReluPool` stages (compiled by `gradient_jit` and by plain `jax.jit`) and
+           with the stages as written (conv -> relu -> pool, `gradient_jit`).
+  gflops   the ERM train-step GFLOP/s (XLA's FLOP count over the step time) of the digits CNN (also
+           as written, see train) and
            PreAct ResNet-18 (32x32x3) as a fraction of a float32 jnp matmul measured in the same
            run; with `gradient_jit`'s compiler options (what rvjax uses) and plain `jax.jit`.
   corruptions  the 19 corruptions against imagecorruptions at 32 and 224 px
@@ -50,15 +53,24 @@ EPS, ALPHA, SIZE, LR, MOMENTUM = 8 / 255, 2 / 255, 32, 0.01, 0.9
 
 
 class DigitsCNN(nn.Module):
-  """conv3x3(32) -> relu -> pool -> conv3x3(64) -> relu -> pool -> dense 128 -> relu -> dense 10."""
+  """conv3x3(32) -> relu -> pool -> conv3x3(64) -> relu -> pool -> dense 128 -> relu -> dense 10.
+
+  Each conv -> relu -> pool stage is one `layers.ConvReluPool` (pool before bias and relu: same
+  parameters and values, what rvjax's models use), or with `as_written=True` nn.Conv, relu and
+  `layers.max_pool` in the order written (and in torch's copy).
+  """
+  as_written: bool = False
 
   @nn.compact
   def __call__(self, x, *, train: bool = False):
     del train
     for i, width in enumerate((32, 64)):
-      x = nn.relu(nn.Conv(width, (3, 3), padding=1, name=f"conv{i}",
-                          conv_general_dilated=layers.conv_general_dilated)(x))
-      x = layers.max_pool(x, (2, 2), (2, 2))
+      if self.as_written:
+        x = nn.relu(nn.Conv(width, (3, 3), padding=1, name=f"conv{i}",
+                            conv_general_dilated=layers.conv_general_dilated)(x))
+        x = layers.max_pool(x, (2, 2), (2, 2))
+      else:
+        x = layers.ConvReluPool(width, (3, 3), padding=1, name=f"conv{i}")(x)
     x = nn.relu(nn.Dense(128, name="dense0")(x.reshape(x.shape[0], -1)))
     return nn.Dense(10, name="dense1")(x)
 
@@ -196,17 +208,19 @@ def section_train(args):
                                       temperature=jnp.ones((), jnp.float32))
   batch = {"image": jnp.asarray(x), "label": jnp.asarray(y),
            "mask": jnp.ones(len(y), jnp.float32)}
-  objective = objectives.create("erm", model.apply)
   rng = jax.random.key(1)
-  results = {}
-  for label, jit in (("gradient_jit", None), ("jax.jit", jax.jit)):
+  results, firsts = {}, {}
+  for label, variant, jit in (("gradient_jit", model, None),
+                              ("as written", DigitsCNN(as_written=True), None),
+                              ("jax.jit", model, jax.jit)):
+    objective = objectives.create("erm", variant.apply)
     step = step_lib.compile_train_step(objective, tx) if jit is None else jit(
-        lambda s, b, k: step_lib.train_step(s, b, k, objective=objective, tx=tx),
+        lambda s, b, k, objective=objective: step_lib.train_step(s, b, k, objective=objective,
+                                                                 tx=tx),
         donate_argnums=0)
     state = step(init(), batch, rng)[0]
     jax.block_until_ready(state)
-    if label == "gradient_jit":
-      first = jax.tree.map(np.asarray, state.params)
+    firsts[label] = jax.tree.map(np.asarray, state.params)
     times = []
     for _ in range(args.repeats):
       t = time.perf_counter()
@@ -223,11 +237,13 @@ def section_train(args):
     opt.step()
 
   torch_step()
-  after = torch_cnn(first)
-  diff = max(float((a.detach() - b.detach()).abs().max())
-             for a, b in zip(net.parameters(), after.parameters()))
+  print(f"train step (SGD, batch {len(y)}): max |param diff| after one step, against torch:")
+  for label, first in firsts.items():
+    after = torch_cnn(first)
+    diff = max(float((a.detach() - b.detach()).abs().max())
+               for a, b in zip(net.parameters(), after.parameters()))
+    print(f"  {label:13s} {diff:.2e}")
   t_torch = torch_time(torch_step, args.repeats)
-  print(f"train step (SGD, batch {len(y)}): max |param diff| after one step = {diff:.2e}")
   for label, t in results.items():
     print(f"  rvjax {label:13s} {1 / t:8.2f} steps/s; torch {1 / t_torch:8.2f} steps/s; "
           f"ratio {t_torch / t:5.2f}", flush=True)
@@ -262,6 +278,7 @@ def section_gflops(args):
   peak = common.matmul_peak_gflops()
   print(f"matmul peak (float32 2048^2 jnp.dot): {peak:.1f} GFLOP/s")
   cases = (("digits CNN", DigitsCNN(), (args.batch_size, SIZE, SIZE, 1)),
+           ("(as written)", DigitsCNN(as_written=True), (args.batch_size, SIZE, SIZE, 1)),
            ("preact_resnet18", models.create("preact_resnet18", num_classes=10),
             (32 if args.quick else 128, 32, 32, 3)))
   for name, model, shape in cases:

@@ -29,16 +29,19 @@ FALLBACK_STEPS, FALLBACK_WIDTHS = 300, (32, 64)
 
 
 class VGG16Features(nn.Module):
-  """VGG-16's convolutions up to relu5_1 (2x2 max-pools between blocks)."""
+  """VGG-16's convolutions up to relu5_1 (2x2 max-pools between blocks; a block's last conv,
+  relu and the pool are one `layers.ConvReluPool`, same parameters and values)."""
 
   @nn.compact
   def __call__(self, x):
     x = (x - jnp.asarray(IMAGENET_MEAN)) / jnp.asarray(IMAGENET_STD)
     for b, widths in enumerate(VGG16_BLOCKS, 1):
-      if b > 1:
-        x = layers.max_pool(x, (2, 2), (2, 2))
       for i, width in enumerate(widths, 1):
-        x = nn.relu(nn.Conv(width, (3, 3), padding="SAME", name=f"conv{b}_{i}")(x))
+        name = f"conv{b}_{i}"
+        if i == len(widths) and b < len(VGG16_BLOCKS):
+          x = layers.ConvReluPool(width, (3, 3), padding="SAME", name=name)(x)
+        else:
+          x = nn.relu(nn.Conv(width, (3, 3), padding="SAME", name=name)(x))
     return x
 
 

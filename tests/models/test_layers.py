@@ -1,4 +1,5 @@
-"""layers.max_pool against flax.linen.max_pool: values, gradients, fallback and ties."""
+"""layers.max_pool against flax.linen.max_pool (values, gradients, fallback, ties),
+conv_general_dilated against lax, and ConvReluPool against conv -> relu -> pool as written."""
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -117,3 +118,87 @@ def test_conv_input_gradient_in_loop_body_reads_kernel_in_standard_layout():
   assert swapped(attack(jax.lax.conv_general_dilated, False)) > 0
   assert swapped(ours) == 0
   np.testing.assert_allclose(ours(x), attack(jax.lax.conv_general_dilated, True)(x), atol=1e-6)
+
+
+class _Written(nn.Module):
+  """nn.Conv (with bias) named "conv" -> relu -> max pool, in the order a user writes them."""
+  kernel: tuple
+  padding: object
+  window: tuple
+
+  @nn.compact
+  def __call__(self, x):
+    y = nn.Conv(5, self.kernel, padding=self.padding, name="conv")(x)
+    return nn.max_pool(nn.relu(y), self.window, strides=self.window)
+
+
+class _Fused(nn.Module):
+  """The same stage as one `layers.ConvReluPool` named "conv"."""
+  kernel: tuple
+  padding: object
+  window: tuple
+  impl: str
+
+  @nn.compact
+  def __call__(self, x):
+    return layers.ConvReluPool(5, self.kernel, padding=self.padding, window=self.window,
+                               impl=self.impl, name="conv")(x)
+
+
+@pytest.mark.parametrize("impl, shape, kernel, padding, window", [
+    ("xla", (2, 8, 12, 3), (3, 3), 1, (2, 2)),
+    ("im2col", (2, 8, 12, 3), (3, 3), 1, (2, 2)),
+    ("xla", (2, 9, 9, 1), (3, 2), "SAME", (3, 3)),   # one input channel, non-square kernel
+    ("xla", (2, 7, 9, 2), (3, 3), "VALID", (2, 2)),  # odd pooled size: flax's floor
+])
+def test_conv_relu_pool_equals_the_written_order(impl, shape, kernel, padding, window):
+  """Same parameters (names, shapes, init values), values and gradients as conv -> relu -> pool.
+  The bias has both signs, so relu clips whole windows and a dropped bias, a relu before the
+  pool on unbiased values, or an average pool shows; the sin loss catches a wrong gradient."""
+  kx, kb, kc = jax.random.split(jax.random.key(3), 3)
+  x = jax.random.normal(kx, shape)
+  ref, ours = _Written(kernel, padding, window), _Fused(kernel, padding, window, impl)
+  variables = ref.init(jax.random.key(4), x)
+  jax.tree.map(np.testing.assert_array_equal, ours.init(jax.random.key(4), x), variables)
+  variables["params"]["conv"]["bias"] = 2.0 * jax.random.normal(kb, (5,))
+  want, got = ref.apply(variables, x), ours.apply(variables, x)
+  assert got.shape == want.shape and 0.1 < float(jnp.mean(want == 0)) < 0.9
+  if impl == "xla":  # the same convolution: exactly equal (max commutes with rounding)
+    np.testing.assert_array_equal(got, want)
+  else:
+    np.testing.assert_allclose(got, want, atol=1e-5)
+  cotangent = jax.random.normal(kc, want.shape)
+  grads = lambda m: jax.grad(lambda v, z: jnp.sum(jnp.sin(3.0 * m.apply(v, z)) * cotangent),
+                             (0, 1))(variables, x)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-4), grads(ours),
+               grads(ref))
+
+
+def _shapes_of(primitive, fn, *args):
+  """Output shapes of every `primitive` equation in fn's jaxpr, nested calls included."""
+  shapes = []
+
+  def walk(jaxpr):
+    for eqn in jaxpr.eqns:
+      if eqn.primitive.name == primitive:
+        shapes.extend(v.aval.shape for v in eqn.outvars)
+      for value in eqn.params.values():
+        inner = getattr(value, "jaxpr", None)
+        if inner is not None:
+          walk(getattr(inner, "jaxpr", inner))
+  walk(jax.make_jaxpr(fn)(*args).jaxpr)
+  return shapes
+
+
+def test_conv_relu_pool_adds_bias_and_applies_relu_on_the_pooled_map():
+  """The point of the layer: no add, relu (max) or select on the full (N, H, W, F) conv output,
+  in the forward pass or in the gradient; catches the written order behind the same name."""
+  x = jnp.ones((2, 8, 8, 3))
+  layer = layers.ConvReluPool(4, (3, 3), padding=1)
+  params = layer.init(jax.random.key(0), x)
+  grad = lambda p, z: jax.grad(lambda p: jnp.sum(layer.apply(p, z)))(p)
+  for primitive in ("add", "max", "select_n"):
+    assert (2, 8, 8, 4) not in _shapes_of(primitive, grad, params, x), primitive
+  assert (2, 4, 4, 4) in _shapes_of("add", grad, params, x)
+  with pytest.raises(ValueError, match="impl"):
+    layers.ConvReluPool(4, (3, 3), impl="fft").init(jax.random.key(0), x)

@@ -5,6 +5,7 @@ Keys use the "rbg" PRNG: XLA compiles its initializers ~8x faster on CPU than th
 """
 import functools
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -256,6 +257,25 @@ def test_mean_std_length_is_checked_against_the_channels():
   model = models.create("resnet_tiny", mean=(0.1, 0.2))
   with pytest.raises(ValueError, match="mean must have length 1 or 3"):
     jax.eval_shape(lambda x: _init(model, x), _images("resnet_tiny"))
+
+
+@pytest.mark.parametrize("conv_impl", ["xla", "im2col"])
+def test_cnn_without_batch_norm_equals_conv_relu_pool_as_written(conv_impl):
+  """The BN-free CNN's pooling stage is a layers.ConvReluPool: its variables and logits are
+  those of conv (with bias) -> relu -> 2x2 max pool written out with lax and flax below."""
+  model = models.create("cnn_tiny", use_batch_norm=False, conv_impl=conv_impl)
+  x = jax.random.uniform(jax.random.key(0), (3, 8, 8, 1))
+  variables = model.init(jax.random.key(1), x, train=False)
+  p = jax.tree.map(lambda v: v + 0.05 * jax.random.normal(jax.random.key(2), v.shape),
+                   variables["params"])
+  conv = lambda z, q: jax.lax.conv_general_dilated(
+      z, q["kernel"], (1, 1), ((1, 1), (1, 1)),
+      dimension_numbers=("NHWC", "HWIO", "NHWC")) + q["bias"]
+  z = jax.nn.relu(conv((x - 0.5) / 0.25, p["conv0"]))
+  z = jax.nn.relu(conv(nn.max_pool(z, (2, 2), strides=(2, 2)), p["conv1"]))  # 4x4: no pool
+  want = jnp.mean(z, axis=(1, 2)) @ p["head"]["kernel"] + p["head"]["bias"]
+  assert set(p) == {"conv0", "conv1", "head"} and set(p["conv0"]) == {"kernel", "bias"}
+  np.testing.assert_allclose(model.apply({"params": p}, x, train=False), want, atol=1e-5)
 
 
 def test_cnn_reaches_97_percent_on_digits():

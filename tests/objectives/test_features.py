@@ -1,4 +1,5 @@
 """Feature networks for perceptual losses: a local VGG-16 file loads strictly, by name and shape."""
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -30,6 +31,17 @@ def test_vgg16_weights_load_by_name_and_shape(tmp_path):
                                             mutable=["intermediates"])
   np.testing.assert_allclose(inter["intermediates"]["conv1_1"]["__call__"][0],
                              first + stored["conv1_1/bias"], rtol=1e-4, atol=1e-5)
+  # The whole network against VGG-16 written out: conv -> relu, a 2x2 max pool between blocks.
+  z = (x - jnp.asarray(features.IMAGENET_MEAN)) / jnp.asarray(features.IMAGENET_STD)
+  for b, widths in enumerate(features.VGG16_BLOCKS, 1):
+    if b > 1:
+      z = nn.max_pool(z, (2, 2), strides=(2, 2))
+    for i in range(1, len(widths) + 1):
+      z = jax.nn.relu(jax.lax.conv_general_dilated(
+          z, stored[f"conv{b}_{i}/kernel"], (1, 1), "SAME",
+          dimension_numbers=("NHWC", "HWIO", "NHWC")) + stored[f"conv{b}_{i}/bias"])
+  assert float(jnp.std(z)) > 1e-3
+  np.testing.assert_allclose(out, z, rtol=1e-4, atol=1e-5)
   bad = dict(stored, **{"conv5_1/kernel": stored["conv5_1/kernel"][..., :10]})
   np.savez(tmp_path / "bad.npz", **bad)
   with pytest.raises(ValueError, match="conv5_1/kernel"):
