@@ -177,14 +177,21 @@ class Im2colConv(nn.Module):
 
   @nn.compact
   def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
-    kernel = self.param("kernel", self.kernel_init, (*self.kernel_size, x.shape[-1],
-                                                     self.features), self.param_dtype)
-    bias = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
-            if self.use_bias else None)
-    x, kernel, bias = promote_dtype(x, kernel, bias, dtype=self.dtype)
+    x, kernel, bias = conv_params(self, x, self.use_bias)
     y = im2col_conv(x, kernel, self.strides, conv_pads(self.padding, x.shape, self.kernel_size,
                                                        self.strides))
     return y if bias is None else y + bias
+
+
+def conv_params(module: nn.Module, x: jnp.ndarray, use_bias: bool):
+  """Declares `nn.Conv`'s parameters in `module` (its features, kernel_size, kernel_init,
+  bias_init, param_dtype): kernel (kh, kw, Cin, F) and, if `use_bias`, bias (F,); returns x,
+  kernel and bias (None without) promoted to `module.dtype`."""
+  kernel = module.param("kernel", module.kernel_init, (*module.kernel_size, x.shape[-1],
+                                                       module.features), module.param_dtype)
+  bias = (module.param("bias", module.bias_init, (module.features,), module.param_dtype)
+          if use_bias else None)
+  return promote_dtype(x, kernel, bias, dtype=module.dtype)
 
 
 def conv_pads(padding: Any, x_shape: Sequence[int], kernel_size: Sequence[int],
@@ -254,10 +261,7 @@ class ConvReluPool(nn.Module):
   @nn.compact
   def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
     validate.check_choice(self.impl, "impl", CONV_IMPLS)
-    kernel = self.param("kernel", self.kernel_init, (*self.kernel_size, x.shape[-1],
-                                                     self.features), self.param_dtype)
-    bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype)
-    x, kernel, bias = promote_dtype(x, kernel, bias, dtype=self.dtype)
+    x, kernel, bias = conv_params(self, x, True)
     pads = conv_pads(self.padding, x.shape, self.kernel_size, self.strides)
     if self.impl == "im2col":
       y = im2col_conv(x, kernel, self.strides, pads)
