@@ -258,9 +258,13 @@ class ConvReluPool(nn.Module):
   dtype: Any = None
   param_dtype: Any = jnp.float32
 
+  def __post_init__(self):
+    """Rejects an unknown impl when the layer is built (ValueError)."""
+    validate.check_choice(self.impl, "impl", CONV_IMPLS)
+    super().__post_init__()
+
   @nn.compact
   def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
-    validate.check_choice(self.impl, "impl", CONV_IMPLS)
     x, kernel, bias = conv_params(self, x, True)
     pads = conv_pads(self.padding, x.shape, self.kernel_size, self.strides)
     if self.impl == "im2col":
@@ -382,6 +386,8 @@ def max_pool(x: jnp.ndarray, window: Sequence[int], strides: Sequence[int]) -> j
   if x.ndim != 4 or len(window) != 2 or len(strides) != 2:
     raise ValueError(f"max_pool takes NHWC x with a 2-D window and strides, got x of shape "
                      f"{x.shape}, window {window}, strides {strides}.")
+  if min(window + strides) < 1:
+    raise ValueError(f"max_pool window {window} and strides {strides} must be >= 1.")
   n, h, w, c = x.shape
   wh, ww = window
   if window != strides or h % wh or w % ww:

@@ -64,6 +64,8 @@ def test_max_pool_rejects_non_nhwc():
     layers.max_pool(jnp.zeros((4, 4, 1)), (2, 2), (2, 2))
   with pytest.raises(ValueError, match="2-D window"):
     layers.max_pool(jnp.zeros((1, 4, 4, 1)), (2,), (2,))
+  with pytest.raises(ValueError, match=">= 1"):
+    layers.max_pool(jnp.zeros((1, 4, 4, 1)), (2, 2), (0, 2))
 
 
 @pytest.mark.parametrize("strides, padding, groups, dilation, features", [
@@ -201,4 +203,6 @@ def test_conv_relu_pool_adds_bias_and_applies_relu_on_the_pooled_map():
     assert (2, 8, 8, 4) not in _shapes_of(primitive, grad, params, x), primitive
   assert (2, 4, 4, 4) in _shapes_of("add", grad, params, x)
   with pytest.raises(ValueError, match="impl"):
-    layers.ConvReluPool(4, (3, 3), impl="fft").init(jax.random.key(0), x)
+    layers.ConvReluPool(4, (3, 3), impl="fft")
+  with pytest.raises(ValueError, match=r"window \(0, 2\).*>= 1"):
+    layers.ConvReluPool(4, (3, 3), window=(0, 2)).init(jax.random.key(0), x)

@@ -275,7 +275,11 @@ def test_cnn_without_batch_norm_equals_conv_relu_pool_as_written(conv_impl):
   z = jax.nn.relu(conv(nn.max_pool(z, (2, 2), strides=(2, 2)), p["conv1"]))  # 4x4: no pool
   want = jnp.mean(z, axis=(1, 2)) @ p["head"]["kernel"] + p["head"]["bias"]
   assert set(p) == {"conv0", "conv1", "head"} and set(p["conv0"]) == {"kernel", "bias"}
-  np.testing.assert_allclose(model.apply({"params": p}, x, train=False), want, atol=1e-5)
+  got, inter = model.apply({"params": p}, x, train=False, capture_intermediates=True,
+                           mutable=["intermediates"])
+  np.testing.assert_allclose(got, want, atol=1e-5)
+  # conv0 is the fused stage (its output already pooled), not an nn.Conv followed by the pool.
+  assert inter["intermediates"]["conv0"]["__call__"][0].shape == (3, 4, 4, 4)
 
 
 def test_cnn_reaches_97_percent_on_digits():

@@ -42,6 +42,8 @@ def test_vgg16_weights_load_by_name_and_shape(tmp_path):
           dimension_numbers=("NHWC", "HWIO", "NHWC")) + stored[f"conv{b}_{i}/bias"])
   assert float(jnp.std(z)) > 1e-3
   np.testing.assert_allclose(out, z, rtol=1e-4, atol=1e-5)
+  # A block's last conv is the fused conv -> relu -> pool stage: its output is already pooled.
+  assert inter["intermediates"]["conv1_2"]["__call__"][0].shape == (1, 16, 16, 64)
   bad = dict(stored, **{"conv5_1/kernel": stored["conv5_1/kernel"][..., :10]})
   np.savez(tmp_path / "bad.npz", **bad)
   with pytest.raises(ValueError, match="conv5_1/kernel"):
