@@ -12,9 +12,10 @@ Sections (`SECTIONS`; each prints its own lines, compile time excluded, median o
            the ratio rvjax / torch, robust accuracy of each and the fraction of examples on which
            they agree (robust or not). The random starts come from each library's own generator,
            so PGD and APGD agree in distribution, not pixel by pixel; FGSM is deterministic.
-           rvjax is timed compiled with `gradient_jit` and with plain `jax.jit`. The CNN's convs
-           are `layers.conv_general_dilated` (as the zoo's), whose input gradient stays fast in
-           APGD's rolled loop.
+           rvjax is timed compiled with `gradient_jit` and with plain `jax.jit`. The CNN's stages
+           are `layers.ConvReluPool` (impl "auto", as the zoo's): the first, on one input
+           channel, runs as `layers.taps_conv_pool`, the second's conv as
+           `layers.conv_general_dilated`, whose input gradient stays fast in APGD's rolled loop.
   train    one SGD (momentum 0.9) step of the same CNN on the same batch: rvjax's
            `compile_train_step` (ERM) against a torch step; steps/s, ratio, and the largest
            parameter difference after one step from identical weights. rvjax is timed with its
@@ -56,8 +57,9 @@ class DigitsCNN(nn.Module):
   """conv3x3(32) -> relu -> pool -> conv3x3(64) -> relu -> pool -> dense 128 -> relu -> dense 10.
 
   Each conv -> relu -> pool stage is one `layers.ConvReluPool` (pool before bias and relu: same
-  parameters and values, what rvjax's models use), or with `as_written=True` nn.Conv, relu and
-  `layers.max_pool` in the order written (and in torch's copy).
+  parameters and values, what rvjax's models use; impl "auto" computes the first stage, on the
+  gray input, from taps without its full-resolution conv output), or with `as_written=True`
+  nn.Conv, relu and `layers.max_pool` in the order written (and in torch's copy).
   """
   as_written: bool = False
 

@@ -25,7 +25,8 @@ class CNN(layers.Classifier):
   dropout_placement, mc_dropout, dtype):
     widths: output channels of the conv stages, one 3x3 conv each.
     use_batch_norm: BN after every conv (else the convs carry a bias, and a stage that pools is
-      one `layers.ConvReluPool`: same parameters and values, a faster gradient).
+      one `layers.ConvReluPool`: same parameters and values, a faster gradient; with conv_impl
+      "xla" its impl is "auto", so a first stage on gray images runs `layers.taps_conv_pool`).
     pool_min_size: a stage other than the last is followed by a 2x2 max-pool while the feature
       map is at least this large in both spatial dims (8: pools 8x8 -> 4x4, 32x32 -> 16 -> 8).
 
@@ -51,7 +52,8 @@ class CNN(layers.Classifier):
     for i, width in enumerate(self.widths):
       pool = i < len(self.widths) - 1 and min(x.shape[1:3]) >= self.pool_min_size
       if pool and not self.use_batch_norm:  # conv -> relu -> pool, in the faster equal order
-        x = layers.ConvReluPool(width, (3, 3), padding=1, impl=self.conv_impl,
+        impl = "auto" if self.conv_impl == "xla" else self.conv_impl  # gray input: taps
+        x = layers.ConvReluPool(width, (3, 3), padding=1, impl=impl,
                                 kernel_init=layers.conv_init, dtype=self.dtype,
                                 name=f"conv{i}")(x)
       else:

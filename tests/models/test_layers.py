@@ -206,3 +206,74 @@ def test_conv_relu_pool_adds_bias_and_applies_relu_on_the_pooled_map():
     layers.ConvReluPool(4, (3, 3), impl="fft")
   with pytest.raises(ValueError, match=r"window \(0, 2\).*>= 1"):
     layers.ConvReluPool(4, (3, 3), window=(0, 2)).init(jax.random.key(0), x)
+
+
+def _conv_then_pool(x, kernel, pads, window):
+  y = jax.lax.conv_general_dilated(x, kernel, (1, 1), pads,
+                                   dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  return layers.max_pool(y, window, window)
+
+
+@pytest.mark.parametrize("shape, kernel, pads, window", [
+    ((3, 8, 12, 1), (3, 3), ((1, 1), (1, 1)), (2, 2)),
+    ((2, 9, 8, 2), (2, 3), ((0, 1), (1, 1)), (3, 2)),   # uneven pads, non-square everything
+    ((2, 12, 10, 1), (5, 5), ((0, 0), (0, 0)), (2, 2)),  # VALID, a kernel wider than 2 windows
+])
+def test_taps_conv_pool_equals_conv_then_pool_exactly(shape, kernel, pads, window):
+  """Small integers make every sum exact in float32, so values, the input gradient and the
+  kernel gradient must equal conv -> max_pool's bit for bit, ties included: inputs in {0, 1, 2}
+  tie many windows, where both must send the gradient to the first maximum (row-major). A
+  wrong tap offset, phase order, tie rule, shift in the input gradient or a dropped phase in
+  the kernel gradient all show."""
+  kx, kk, kg = jax.random.split(jax.random.key(0), 3)
+  x = jax.random.randint(kx, shape, 0, 3).astype(jnp.float32)
+  k = jax.random.randint(kk, (*kernel, shape[-1], 4), -2, 3).astype(jnp.float32)
+  fused = jax.jit(lambda x, k: layers.taps_conv_pool(x, k, pads, window))
+  want, vjp_want = jax.vjp(lambda x, k: _conv_then_pool(x, k, pads, window), x, k)
+  got, vjp_got = jax.vjp(fused, x, k)
+  np.testing.assert_array_equal(got, want)
+  n, h, w, f = want.shape
+  y = jax.lax.conv_general_dilated(x, k, (1, 1), pads, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  y = y.reshape(n, h, window[0], w, window[1], f)
+  tied = np.asarray((y == y.max(axis=(2, 4), keepdims=True)).sum(axis=(2, 4)) > 1)
+  assert tied.mean() > 0.05  # windows whose maximum sits at two or more positions
+  g = jax.random.randint(kg, want.shape, -3, 4).astype(jnp.float32)
+  for a, b in zip(vjp_got(g), vjp_want(g)):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_taps_conv_pool_on_floats_under_vmap_over_kernels():
+  """Ensemble members (vmapped kernels) and float data: values and both gradients within
+  float summation order of conv -> max_pool, member by member."""
+  kx, kk = jax.random.split(jax.random.key(1))
+  x = jax.random.uniform(kx, (4, 16, 16, 1))
+  kernels = jax.random.normal(kk, (3, 3, 3, 1, 8))
+  pads = ((1, 1), (1, 1))
+  loss = lambda f: lambda k, x: jnp.sum(jnp.sin(3.0 * f(x, k, pads, (2, 2))))
+  for f in (layers.taps_conv_pool, _conv_then_pool):
+    np.testing.assert_allclose(jax.vmap(lambda k: f(x, k, pads, (2, 2)))(kernels),
+                               jax.vmap(lambda k: _conv_then_pool(x, k, pads, (2, 2)))(kernels),
+                               atol=1e-5)
+  got = jax.vmap(jax.grad(loss(layers.taps_conv_pool), (0, 1)), (0, None))(kernels, x)
+  want = jax.vmap(jax.grad(loss(_conv_then_pool), (0, 1)), (0, None))(kernels, x)
+  for a, b in zip(got, want):
+    np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_conv_relu_pool_auto_takes_taps_for_gray_input_only():
+  """impl "auto": no convolution at all for a 3x3 conv on one channel (forward or gradient),
+  XLA's for three; "taps" where it cannot apply is a one-line error."""
+  grad = lambda layer, x: (lambda p: jax.grad(lambda p: jnp.sum(layer.apply(p, x)))(p))
+  for channels, convs in ((1, 0), (3, 2)):  # the forward conv and the kernel gradient's
+    x = jnp.ones((2, 8, 8, channels))
+    layer = layers.ConvReluPool(4, (3, 3), padding=1)
+    params = layer.init(jax.random.key(0), x)
+    assert len(_shapes_of("conv_general_dilated", grad(layer, x), params)) == convs
+  x = jnp.ones((2, 8, 8, 1))
+  with pytest.raises(ValueError, match=r"impl 'taps' needs strides \(1, 1\), got \(2, 2\)"):
+    layers.ConvReluPool(4, (3, 3), strides=(2, 2), impl="taps").init(jax.random.key(0), x)
+  with pytest.raises(ValueError, match="window that divides the conv output.*7x7"):
+    layers.ConvReluPool(4, (3, 3), padding=0, impl="taps").init(
+        jax.random.key(0), jnp.ones((2, 9, 9, 1)))
+  with pytest.raises(ValueError, match="taps_conv_pool needs a window with 1 to 127"):
+    layers.taps_conv_pool(x, jnp.ones((1, 1, 1, 2)), ((0, 0), (0, 0)), (8, 16))

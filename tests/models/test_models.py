@@ -271,15 +271,25 @@ def test_cnn_without_batch_norm_equals_conv_relu_pool_as_written(conv_impl):
   conv = lambda z, q: jax.lax.conv_general_dilated(
       z, q["kernel"], (1, 1), ((1, 1), (1, 1)),
       dimension_numbers=("NHWC", "HWIO", "NHWC")) + q["bias"]
-  z = jax.nn.relu(conv((x - 0.5) / 0.25, p["conv0"]))
-  z = jax.nn.relu(conv(nn.max_pool(z, (2, 2), strides=(2, 2)), p["conv1"]))  # 4x4: no pool
-  want = jnp.mean(z, axis=(1, 2)) @ p["head"]["kernel"] + p["head"]["bias"]
+
+  def written(p, x):
+    z = jax.nn.relu(conv((x - 0.5) / 0.25, p["conv0"]))
+    z = jax.nn.relu(conv(nn.max_pool(z, (2, 2), strides=(2, 2)), p["conv1"]))  # 4x4: no pool
+    return jnp.mean(z, axis=(1, 2)) @ p["head"]["kernel"] + p["head"]["bias"]
+
   assert set(p) == {"conv0", "conv1", "head"} and set(p["conv0"]) == {"kernel", "bias"}
   got, inter = model.apply({"params": p}, x, train=False, capture_intermediates=True,
                            mutable=["intermediates"])
-  np.testing.assert_allclose(got, want, atol=1e-5)
+  np.testing.assert_allclose(got, written(p, x), atol=1e-5)
   # conv0 is the fused stage (its output already pooled), not an nn.Conv followed by the pool.
   assert inter["intermediates"]["conv0"]["__call__"][0].shape == (3, 4, 4, 4)
+  loss = lambda f: jax.grad(lambda p, x: jnp.sum(jnp.sin(3.0 * f(p, x))), (0, 1))
+  ours = loss(lambda p, x: model.apply({"params": p}, x, train=False))
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-4), ours(p, x),
+               loss(written)(p, x))
+  # On one input channel "xla" means ConvReluPool's "auto": conv0 runs as taps, no convolution.
+  convs = str(jax.make_jaxpr(ours)(p, x)).count("conv_general_dilated[")
+  assert convs == (3 if conv_impl == "xla" else 0)  # conv1: forward, input and kernel grads
 
 
 def test_cnn_reaches_97_percent_on_digits():
