@@ -21,8 +21,8 @@ Sections (`SECTIONS`; each prints its own lines, compile time excluded, median o
            parameter difference after one step from identical weights. rvjax is timed with its
            `layers.ConvReluPool` stages (compiled by `gradient_jit` and by plain `jax.jit`) and
            with the stages as written (conv -> relu -> pool, `gradient_jit`).
-  gflops   the ERM train-step GFLOP/s (XLA's FLOP count over the step time) of the digits CNN (also
-           as written, see train) and
+  gflops   the ERM train-step GFLOP/s (XLA's FLOP count of the step as written, over the step time)
+           of the digits CNN (also as written, see train) and
            PreAct ResNet-18 (32x32x3) as a fraction of a float32 jnp matmul measured in the same
            run; with `gradient_jit`'s compiler options (what rvjax uses) and plain `jax.jit`.
   corruptions  the 19 corruptions against imagecorruptions at 32 and 224 px
@@ -259,7 +259,8 @@ def rvjax_sgd():
   return optim.make_optimizer(opt, ml_collections.ConfigDict({"name": "constant"}), 1000)
 
 
-def _erm_step_gflops(model, shape, repeats, jit):
+def _erm_step(model, shape, jit):
+  """(jitted ERM SGD step, its arguments) for `model` on a random batch of `shape`."""
   mesh = sharding.make_mesh()
   tx = rvjax_sgd()
   state = replicas.Single().create_state(state_lib.init_fn(model, tx, shape), jax.random.key(0),
@@ -271,21 +272,26 @@ def _erm_step_gflops(model, shape, repeats, jit):
                              sharding.batch_sharding(mesh))
   objective = objectives.create("erm", model.apply)
   step = jit(lambda s, b, k: step_lib.train_step(s, b, k, objective=objective, tx=tx))
-  key = jax.random.key(1)
-  flops = common.compiled_flops(step, state, batch, key)
-  return flops / common.time_fn(step, state, batch, key, repeats=repeats) / 1e9
+  return step, (state, batch, jax.random.key(1))
 
 
 def section_gflops(args):
+  """GFLOP/s = the FLOPs XLA counts for the step as written (conv -> relu -> pool: the network's
+  work, the same for every formulation; taps_conv_pool's matmuls would count more) over the
+  step time of each formulation."""
   peak = common.matmul_peak_gflops()
   print(f"matmul peak (float32 2048^2 jnp.dot): {peak:.1f} GFLOP/s")
-  cases = (("digits CNN", DigitsCNN(), (args.batch_size, SIZE, SIZE, 1)),
-           ("(as written)", DigitsCNN(as_written=True), (args.batch_size, SIZE, SIZE, 1)),
-           ("preact_resnet18", models.create("preact_resnet18", num_classes=10),
-            (32 if args.quick else 128, 32, 32, 3)))
-  for name, model, shape in cases:
+  digits = (args.batch_size, SIZE, SIZE, 1)
+  resnet = models.create("preact_resnet18", num_classes=10)
+  cases = (("digits CNN", DigitsCNN(), digits, DigitsCNN(as_written=True)),
+           ("(as written)", DigitsCNN(as_written=True), digits, DigitsCNN(as_written=True)),
+           ("preact_resnet18", resnet, (32 if args.quick else 128, 32, 32, 3), resnet))
+  for name, model, shape, written in cases:
+    step, step_args = _erm_step(written, shape, jax.jit)
+    flops = common.compiled_flops(step, *step_args)
     for label, jit in (("gradient_jit", compiler.gradient_jit), ("jax.jit", jax.jit)):
-      gflops = _erm_step_gflops(model, shape, args.repeats, jit)
+      step, step_args = _erm_step(model, shape, jit)
+      gflops = flops / common.time_fn(step, *step_args, repeats=args.repeats) / 1e9
       print(f"  {name:16s} batch {shape[0]:4d} {label:13s} {gflops:7.1f} GFLOP/s = "
             f"{gflops / peak:6.1%} of peak", flush=True)
 
