@@ -251,7 +251,8 @@ class ConvReluPool(nn.Module):
     impl: "xla" (`conv_general_dilated` below), "im2col" (`im2col_conv`), "taps"
       (`taps_conv_pool`: stride 1 and a window dividing the conv output only) or "auto"
       (default): "taps" where it applies and kh * kw * Cin <= `TAPS_MAX_INPUTS` (a first layer
-      on gray images, where the full-resolution conv output is the cost), else "xla".
+      on gray images, where the full-resolution conv output is the cost), else "xla". "taps"
+      has reverse-mode derivatives only: for jax.jvp / jacfwd through the layer pick "xla".
   """
   features: int
   kernel_size: Sequence[int]
@@ -348,8 +349,7 @@ def _taps_forward(x, kernel, pads, window):
   kh, kw = kernel.shape[:2]
   xp = jnp.pad(x, ((0, 0), *pads, (0, 0)))
   out_hw = ((xp.shape[1] - kh + 1) // window[0], (xp.shape[2] - kw + 1) // window[1])
-  taps = _tap_planes(xp, (kh, kw), window, out_hw)
-  return _first_max(_phase_maps(taps, kernel, window)), taps
+  return _first_max(_phase_maps(_tap_planes(xp, (kh, kw), window, out_hw), kernel, window))
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
@@ -366,23 +366,24 @@ def taps_conv_pool(x: jnp.ndarray, kernel: jnp.ndarray, pads: Sequence[Sequence[
   kernel laid out per input offset, then shifted adds; the kernel gradient with one matmul of
   the input offsets. On the digits CNN's 1 -> 32 stage at 32x32 this is 2x faster than the
   convolution and pool, forward and backward (benchmarks/peers.py times the whole network).
-  Values equal the convolution's up to float summation order.
+  Values equal the convolution's up to float summation order. Reverse mode only (jax.grad,
+  vjp); forward mode (jax.jvp, jacfwd) needs ConvReluPool's impl "xla".
 
   Args:
     x: (N, H, W, Cin).
     kernel: (kh, kw, Cin, F).
-    pads: ((top, bottom), (left, right)) zero padding; the conv output (H + top + bottom -
-      kh + 1, likewise W) must be divisible by the window (static).
-    window: (wh, ww) pool window and stride, wh * ww <= 127 (static).
+    pads: ((top, bottom), (left, right)) zero padding, a tuple of tuples (static); the conv
+      output (H + top + bottom - kh + 1, likewise W) must be divisible by the window.
+    window: (wh, ww) pool window and stride, a tuple (static), wh * ww <= 127.
 
   Returns:
     (N, H' // wh, W' // ww, F), H' and W' the stride-1 conv output size.
   """
-  return _taps_forward(x, kernel, pads, window)[0][0]
+  return _taps_forward(x, kernel, pads, window)[0]
 
 
 def _taps_fwd(x, kernel, pads, window):
-  (out, first), _ = _taps_forward(x, kernel, pads, window)
+  out, first = _taps_forward(x, kernel, pads, window)
   return out, (x, kernel, first)
 
 
