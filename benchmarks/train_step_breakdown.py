@@ -8,8 +8,10 @@ with each set of XLA:CPU options below, then torch's forward (no_grad) and forwa
 Every gradient is checked against the default compile's to 1e-4 (relative to its largest value).
 
   default          jax.jit as is: convolutions in fused YNNPACK calls (fast forward pass);
-  individual_dot   `rvjax.compiler.CPU_GRADIENT_OPTIONS`, what attacks and train steps use:
-                   convolutions to Eigen (fast gradient convolutions, slower forward);
+  individual_dot   LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT: convolutions to Eigen (fast gradient
+                   convolutions, slower forward);
+  gradient         `rvjax.compiler.CPU_GRADIENT_OPTIONS`, what attacks and train steps use:
+                   individual_dot plus reductions in YNNPACK (no reduce-window trees);
   individual_conv  LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION;
   onednn           xla_cpu_use_onednn=True.
 
@@ -30,7 +32,9 @@ from rvjax import compiler  # noqa: E402
 
 OPTIONS = {
     "default": {},
-    "individual_dot": compiler.CPU_GRADIENT_OPTIONS,
+    "individual_dot": {"xla_cpu_experimental_ynn_fusion_type":
+                       "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"},
+    "gradient": compiler.CPU_GRADIENT_OPTIONS,
     "individual_conv": {"xla_cpu_experimental_ynn_fusion_type":
                         "LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION"},
     "onednn": {"xla_cpu_use_onednn": True},

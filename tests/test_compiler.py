@@ -37,3 +37,15 @@ def test_gradient_jit_matches_jax_jit_and_changes_the_cpu_program():
 def test_gradient_jit_passes_jit_arguments():
   f = compiler.gradient_jit(lambda x, n: x * n, static_argnums=1)
   assert float(f(jnp.float32(2.0), 3)) == 6.0
+
+
+def test_gradient_jit_sends_large_reductions_to_the_library_on_cpu():
+  """A batch-norm-sized reduction and its gradient: equal to plain jit (1e-4), and on CPU no
+  reduce-window tree in the program (catches the reduction option dropped)."""
+  x = jax.random.normal(jax.random.key(1), (64, 32, 32, 16))
+  loss = lambda x: jnp.sum(jnp.mean(x * x, axis=(0, 1, 2)) ** 2)
+  ours, ref = compiler.gradient_jit(jax.value_and_grad(loss)), jax.jit(jax.value_and_grad(loss))
+  for a, b in zip(ours(x), ref(x)):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+  text = ours.lower(x).compile().as_text()
+  assert ("reduce-window" in text) == (jax.default_backend() != "cpu")
