@@ -148,10 +148,10 @@ def compile_step(member_step: Callable, formulation: str, mesh: Mesh, *,
     state, metrics = mapped(state, batch, keys)
     return state, reduce_metrics(metrics)
 
-  # Plain jax.jit, unlike the single step's compiler.gradient_jit: on XLA:CPU (K = 8, CNN and
-  # ResNet-20) its options slow the two fastest formulations, "unroll" by 5-16% and "vmap" with
-  # im2col convs by 8-10%; they speed up only "vmap" with XLA's (grouped) convs, 1.7-2x, which
-  # still stays the slowest.
+  # Plain jax.jit, unlike the single step's compiler.gradient_jit: on XLA:CPU (K = 8) its
+  # options (dots and reductions to YNNPACK) made "unroll" 30% slower on the digits CNN and 10%
+  # faster on ResNet-20 (earlier, with dots alone: 5-16% slower on both, "vmap" with im2col
+  # convs 8-10% slower; only "vmap" with XLA's grouped convs gained, and stays the slowest).
   return jax.jit(step, donate_argnums=0,
                  out_shardings=(member_sharding(mesh), sharding.replicated(mesh)))
 
