@@ -10,8 +10,8 @@ package works) on the same images; ratio = rvjax / imagecorruptions. The two are
 alternation, repeat after repeat, and each rate is the median over the repeats, so that a change
 of load on a shared machine hits both alike. Both run for about `budget` seconds per repeat: the
 package as many images as fit (at least one), rvjax as many batches, back to back, each awaited
-(at least one), so both rates are steady-state throughput (a single batch timed right after the
-package's turn also pays for waking XLA's thread pool and reloading caches). "suite" is the time
+(at least one), so both rates are steady-state throughput (before, rvjax's rate came from one
+batch timed right after the package's turn, a colder and noisier measure). "suite" is the time
 to apply all 19 corruptions to one image, package over rvjax. "cpu" is the ratio in process CPU
 seconds per image instead (all threads of both, XLA's pool included): the work done, which other
 jobs on a shared machine disturb far less than wall time (under load, XLA's multi-threaded ops

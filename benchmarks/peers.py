@@ -14,7 +14,7 @@ Sections (`SECTIONS`; each prints its own lines, compile time excluded, median o
            so PGD and APGD agree in distribution, not pixel by pixel; FGSM is deterministic.
            rvjax is timed compiled with `gradient_jit` and with plain `jax.jit`. The CNN's stages
            are `layers.ConvReluPool` (impl "auto", as the zoo's): the first, on one input
-           channel, runs as `layers.taps_conv_pool`, the second's conv as
+           channel, runs as `taps.taps_conv_pool`, the second's conv as
            `layers.conv_general_dilated`, whose input gradient stays fast in APGD's rolled loop.
   train    one SGD (momentum 0.9) step of the same CNN on the same batch: rvjax's
            `compile_train_step` (ERM) against a torch step; steps/s, ratio, and the largest

@@ -26,7 +26,7 @@ class CNN(layers.Classifier):
     widths: output channels of the conv stages, one 3x3 conv each.
     use_batch_norm: BN after every conv (else the convs carry a bias, and a stage that pools is
       one `layers.ConvReluPool`: same parameters and values, a faster gradient; with conv_impl
-      "xla" its impl is "auto", so a first stage on gray images runs `layers.taps_conv_pool`).
+      "xla" its impl is "auto", so a first stage on gray images runs `taps.taps_conv_pool`).
     pool_min_size: a stage other than the last is followed by a 2x2 max-pool while the feature
       map is at least this large in both spatial dims (8: pools 8x8 -> 4x4, 32x32 -> 16 -> 8).
 

@@ -1,12 +1,13 @@
 """layers.max_pool against flax.linen.max_pool (values, gradients, fallback, ties),
-conv_general_dilated against lax, and ConvReluPool against conv -> relu -> pool as written."""
+conv_general_dilated against lax, ConvReluPool against conv -> relu -> pool as written, and
+taps.taps_conv_pool against conv -> max_pool."""
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rvjax.models import layers
+from rvjax.models import layers, taps
 
 
 def _primitives(fn, x):
@@ -228,7 +229,7 @@ def test_taps_conv_pool_equals_conv_then_pool_exactly(shape, kernel, pads, windo
   kx, kk, kg = jax.random.split(jax.random.key(0), 3)
   x = jax.random.randint(kx, shape, 0, 3).astype(jnp.float32)
   k = jax.random.randint(kk, (*kernel, shape[-1], 4), -2, 3).astype(jnp.float32)
-  fused = jax.jit(lambda x, k: layers.taps_conv_pool(x, k, pads, window))
+  fused = jax.jit(lambda x, k: taps.taps_conv_pool(x, k, pads, window))
   want, vjp_want = jax.vjp(lambda x, k: _conv_then_pool(x, k, pads, window), x, k)
   got, vjp_got = jax.vjp(fused, x, k)
   np.testing.assert_array_equal(got, want)
@@ -250,11 +251,10 @@ def test_taps_conv_pool_on_floats_under_vmap_over_kernels():
   kernels = jax.random.normal(kk, (3, 3, 3, 1, 8))
   pads = ((1, 1), (1, 1))
   loss = lambda f: lambda k, x: jnp.sum(jnp.sin(3.0 * f(x, k, pads, (2, 2))))
-  for f in (layers.taps_conv_pool, _conv_then_pool):
-    np.testing.assert_allclose(jax.vmap(lambda k: f(x, k, pads, (2, 2)))(kernels),
-                               jax.vmap(lambda k: _conv_then_pool(x, k, pads, (2, 2)))(kernels),
-                               atol=1e-5)
-  got = jax.vmap(jax.grad(loss(layers.taps_conv_pool), (0, 1)), (0, None))(kernels, x)
+  np.testing.assert_allclose(jax.vmap(lambda k: taps.taps_conv_pool(x, k, pads, (2, 2)))(kernels),
+                             jax.vmap(lambda k: _conv_then_pool(x, k, pads, (2, 2)))(kernels),
+                             atol=1e-5)
+  got = jax.vmap(jax.grad(loss(taps.taps_conv_pool), (0, 1)), (0, None))(kernels, x)
   want = jax.vmap(jax.grad(loss(_conv_then_pool), (0, 1)), (0, None))(kernels, x)
   for a, b in zip(got, want):
     np.testing.assert_allclose(a, b, atol=1e-4)
@@ -276,4 +276,4 @@ def test_conv_relu_pool_auto_takes_taps_for_gray_input_only():
     layers.ConvReluPool(4, (3, 3), padding=0, impl="taps").init(
         jax.random.key(0), jnp.ones((2, 9, 9, 1)))
   with pytest.raises(ValueError, match="taps_conv_pool needs a window with 1 to 127"):
-    layers.taps_conv_pool(x, jnp.ones((1, 1, 1, 2)), ((0, 0), (0, 0)), (8, 16))
+    taps.taps_conv_pool(x, jnp.ones((1, 1, 1, 2)), ((0, 0), (0, 0)), (8, 16))
