@@ -33,7 +33,7 @@ import ml_collections
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from rvjax import models, objectives, sharding  # noqa: E402
+from rvjax import host_memory, models, objectives, sharding  # noqa: E402
 from rvjax.train import optim, replicas, state as state_lib, step as step_lib  # noqa: E402
 from rvjax.uncertainty import ensemble  # noqa: E402
 
@@ -169,7 +169,11 @@ def main():
   parser.add_argument("--batch_size", type=int, default=64)
   parser.add_argument("--budget", type=float, default=10.0,
                       help="Seconds per step above which larger K are skipped.")
+  parser.add_argument("--keep_freed_memory", action=argparse.BooleanOptionalAction, default=True,
+                      help="rvjax.host_memory.keep_freed_memory() first, as the launch scripts do.")
   args = parser.parse_args()
+  if args.keep_freed_memory:
+    host_memory.keep_freed_memory()
   split = lambda text, kind=str: tuple(kind(v) for v in text.split(",")) if text else None
   run(args.quick, model_names=split(args.models), variants=split(args.variants),
       sizes=split(args.sizes, int), batch_size=args.batch_size, budget=args.budget)

@@ -46,7 +46,7 @@ import optax
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks import common, corruption_throughput, ensemble_throughput  # noqa: E402
-from rvjax import attacks, compiler, data, models, objectives, sharding  # noqa: E402
+from rvjax import attacks, compiler, data, host_memory, models, objectives, sharding  # noqa: E402
 from rvjax.models import layers  # noqa: E402
 from rvjax.train import optim, replicas, state as state_lib, step as step_lib  # noqa: E402
 
@@ -315,9 +315,13 @@ def main():
                       help=f"Comma-separated subset of {', '.join(SECTIONS)}.")
   parser.add_argument("--batch_size", type=int, default=256)
   parser.add_argument("--torch_threads", type=int, default=2)
+  parser.add_argument("--keep_freed_memory", action=argparse.BooleanOptionalAction, default=True,
+                      help="rvjax.host_memory.keep_freed_memory() first, as the launch scripts "
+                      "do (process-wide: torch's buffers are reused too).")
   parser.add_argument("--repeats", type=int, default=0,
                       help="Timed calls per function (default 1 with --quick, else 5).")
   args = parser.parse_args()
+  kept = args.keep_freed_memory and host_memory.keep_freed_memory()
   names = [s for s in args.sections.split(",") if s]
   unknown = sorted(set(names) - set(SECTIONS))
   if unknown:
@@ -327,7 +331,7 @@ def main():
   args.repeats = args.repeats or (1 if args.quick else 5)
   print(f"backend={jax.default_backend()} cpus={os.cpu_count()} load={os.getloadavg()[0]:.1f} "
         f"torch {torch.__version__} threads={torch.get_num_threads()} "
-        f"gradient options={compiler.gradient_options()}")
+        f"gradient options={compiler.gradient_options()} keep_freed_memory={kept}")
   for name in names:
     print(f"== {name}")
     SECTIONS[name](args)

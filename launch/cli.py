@@ -1,6 +1,20 @@
 """What every entry point shares: flag parsing that ends bad input in one line, no stack trace."""
 from absl import flags
 
+from rvjax import host_memory
+
+_KEEP_FREED_MEMORY = flags.DEFINE_bool(
+    "keep_freed_memory", True, "Let glibc malloc keep and reuse freed host memory, so XLA:CPU's "
+    "per-call buffers are not page-faulted in again on every step (rvjax.host_memory; "
+    "process-wide, applied before JAX starts).")
+
+
+def setup_host_memory() -> None:
+  """Applies `host_memory.keep_freed_memory()` unless --keep_freed_memory=false; call first in
+  main, before any JAX computation."""
+  if _KEEP_FREED_MEMORY.value:
+    host_memory.keep_freed_memory()
+
 
 def parse_flags(argv):
   """absl's parser; a bad flag or --config.<key> override exits with one `rvjax:` line."""

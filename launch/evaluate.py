@@ -27,6 +27,7 @@ flags.mark_flag_as_required("workdir")
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  cli.setup_host_memory()
   logging.set_verbosity(logging.WARNING)
   from rvjax.train import loop
   try:

@@ -48,6 +48,7 @@ def headline(summary: dict) -> str:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  cli.setup_host_memory()
   logging.set_verbosity(logging.WARNING)  # Keep orbax's per-save INFO lines out of the console.
   import jax
   if _MULTIHOST.value:
