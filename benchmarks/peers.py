@@ -30,6 +30,9 @@ Sections (`SECTIONS`; each prints its own lines, compile time excluded, median o
   ensembles  a K-member ensemble train step against K single steps, K = 2, 4, 8, per
            formulation (benchmarks/ensemble_throughput.py's table; no PyTorch peer).
 The logits of the two copies of the CNN are checked to agree to 1e-4 before anything is timed.
+The process first calls `rvjax.host_memory.keep_freed_memory()`, as the launch scripts do
+(`--no-keep_freed_memory` leaves glibc's defaults); it is process-wide, so torch's buffers are
+reused as well.
 Times are wall times on whatever else the machine is doing: compare only within one run.
 """
 import argparse

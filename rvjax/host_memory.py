@@ -1,14 +1,15 @@
 """Host memory reuse for XLA:CPU: glibc malloc settings that keep freed buffers mapped.
 
 XLA:CPU allocates each call's temporary buffer (72 MB for the digits CNN's train step at batch
-256, about 1 GB over PreAct ResNet-18's at batch 128) on its worker threads. glibc serves
-such a request from a fresh `mmap`, since a thread's own malloc arena grows in heaps of at most
-64 MB, and unmaps it when the call ends, so the next call touches new pages: the kernel faults
-in and zeroes every 4 KiB page again (16.5k minor page faults per digits-CNN step, 250k per
-ResNet-18 step). `keep_freed_memory()` puts every thread on glibc's main arena (M_ARENA_MAX
-= 1), serves requests below 1 GiB from the heap (M_MMAP_THRESHOLD) and keeps freed memory in the
-process (M_TRIM_THRESHOLD), so each call reuses the pages of the one before: the digits CNN's
-step then takes under 900 page faults and runs 10-15% faster (benchmarks/peers.py).
+256; PreAct ResNet-18's step at batch 128 touches about 1 GB of new pages) on its worker
+threads. glibc serves such a request from a fresh `mmap`, since a thread's own malloc arena
+grows in heaps of at most 64 MB, and unmaps it when the call ends, so the next call touches new
+pages: the kernel faults in and zeroes every 4 KiB page again (16.5k minor page faults per
+digits-CNN step, 250k per ResNet-18 step). `keep_freed_memory()` puts every thread on glibc's
+main arena (M_ARENA_MAX = 1), serves requests below 1 GiB from the heap (M_MMAP_THRESHOLD) and
+keeps freed memory in the process (M_TRIM_THRESHOLD), so each call reuses the pages of the one
+before: the digits CNN's step then takes under 900 page faults and runs 10-15% faster
+(benchmarks/peers.py).
 
 The cost: the process keeps its peak heap (resident memory does not shrink after a large
 program), and all threads allocate from one arena (one lock; small allocations still go through

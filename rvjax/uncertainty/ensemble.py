@@ -149,9 +149,11 @@ def compile_step(member_step: Callable, formulation: str, mesh: Mesh, *,
     return state, reduce_metrics(metrics)
 
   # Plain jax.jit, unlike the single step's compiler.gradient_jit: on XLA:CPU (K = 8) its
-  # options (dots and reductions to YNNPACK) made "unroll" 30% slower on the digits CNN and 10%
-  # faster on ResNet-20 (earlier, with dots alone: 5-16% slower on both, "vmap" with im2col
-  # convs 8-10% slower; only "vmap" with XLA's grouped convs gained, and stays the slowest).
+  # options (dots and reductions to YNNPACK) made "unroll" slower on the digits CNN (ratio to K
+  # single steps 0.73 against 0.67, same-process A/B, 9 repeats) and left ResNet-20 where it was
+  # (0.98 against 1.00; an earlier run 10% faster); with dots alone 5-16% slower on both, "vmap"
+  # with im2col convs 8-10% slower; only "vmap" with XLA's grouped convs gained, and stays the
+  # slowest.
   return jax.jit(step, donate_argnums=0,
                  out_shardings=(member_sharding(mesh), sharding.replicated(mesh)))
 
