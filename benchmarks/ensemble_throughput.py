@@ -2,6 +2,7 @@ r"""Cost of a K-member ensemble train step relative to K single-model steps, per
 
   python benchmarks/ensemble_throughput.py [--quick] [--models cnn,resnet20] [--sizes 2,4,8]
       [--variants unroll,vmap,vmap+im2col,unroll+shared,vmap+im2col+shared]
+      [--no-keep_freed_memory]
 
 A variant is `formulation[+im2col][+shared]`: how the step maps over members
 (rvjax.uncertainty.ensemble: vmap, unroll, map), `+im2col` builds the model with

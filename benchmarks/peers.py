@@ -2,7 +2,7 @@ r"""rvjax against the PyTorch tools, in one process, on identical weights and in
 
   pip install -e ".[bench]"     # torch, torchvision, torchattacks, imagecorruptions
   python benchmarks/peers.py [--quick] [--sections=attacks,train,gflops,corruptions,ensembles]
-                             [--torch_threads=2]
+                             [--torch_threads=2] [--no-keep_freed_memory]
 
 Sections (`SECTIONS`; each prints its own lines, compile time excluded, median of the repeats):
   attacks  PGD-10 (linf 8/255, step 2/255, uniform random start, last iterate: torchattacks'

@@ -1,4 +1,5 @@
-"""What every entry point shares: flag parsing that ends bad input in one line, no stack trace."""
+"""What every entry point shares: flag parsing that ends bad input in one line, no stack trace,
+and the host-memory setting applied before JAX starts (--keep_freed_memory)."""
 from absl import flags
 
 from rvjax import host_memory
