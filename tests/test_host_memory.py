@@ -7,8 +7,8 @@ import pytest
 
 from rvjax import host_memory
 
-# Calls a jitted program whose 128 MiB output is freed after each call, and prints the minor
-# page faults of one call in steady state (after warm-up calls).
+# Calls a jitted program whose 128 MiB output is deleted after each call, 20 times, and prints
+# the minor page faults of each of the last 10 calls (the first ones grow the heap).
 PROGRAM = """
 import resource, sys
 from rvjax import host_memory
@@ -16,11 +16,12 @@ applied = host_memory.keep_freed_memory() if sys.argv[1] == "keep" else None
 import jax, jax.numpy as jnp
 f = jax.jit(lambda x: x * 2 + 1)
 x = jnp.zeros((8192, 4096), jnp.float32)
-for _ in range(6):
-  f(x).block_until_ready()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-f(x).block_until_ready()
-print(applied, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+faults = []
+for i in range(20):
+  before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+  f(x).block_until_ready().delete()
+  faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(applied, *faults[10:])
 """
 PAGES = 8192 * 4096 * 4 // 4096  # pages of the 128 MiB output
 
@@ -28,20 +29,22 @@ PAGES = 8192 * 4096 * 4 // 4096  # pages of the 128 MiB output
 def _faults(mode):
   out = subprocess.run([sys.executable, "-c", PROGRAM, mode], capture_output=True, text=True,
                        check=True, env={"JAX_PLATFORMS": "cpu", "PATH": ""})
-  applied, faults = out.stdout.split()
-  return applied, int(faults)
+  applied, *faults = out.stdout.split()
+  return applied, [int(f) for f in faults]
 
 
 @pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
                     reason="glibc malloc only")
 def test_freed_buffers_are_reused_without_page_faults():
-  """Without the settings every call faults in its whole output again; with them the pages of
-  the previous call's output are reused. Catches any of the three settings dropped (a worker
-  thread's arena, the mmap threshold or trimming would hand out fresh pages again)."""
-  assert _faults("system")[1] >= 0.9 * PAGES
+  """Without the settings every call faults in its whole output again; with them most calls
+  reuse the pages of an earlier output (not all: when another process loads the machine, frees
+  and allocations interleave so that the heap still grows now and then). Catches any of the
+  three settings dropped (a worker thread's arena, the mmap threshold or trimming would hand out
+  fresh pages on every call)."""
+  assert min(_faults("system")[1]) >= 0.9 * PAGES
   applied, faults = _faults("keep")
   assert applied == "True"
-  assert faults < 0.05 * PAGES
+  assert sum(f < 0.05 * PAGES for f in faults) >= len(faults) // 2, faults
 
 
 def test_reports_when_not_applied(monkeypatch):
