@@ -15,9 +15,10 @@ The cost: the process keeps its peak heap (resident memory does not shrink after
 program), all threads allocate from one arena (one lock; small allocations still go through
 glibc's per-thread caches), and freed blocks can fragment: with another process competing for
 the cores PreAct ResNet-18's training peaked at 4.0 GB resident against 1.7 GB without (1.74
-against 1.70 GB on a quiet machine); docs/launch.md has the figures. It is process-wide and takes effect for threads that have not yet
-allocated, so call it first, before JAX starts its backend (the first computation); the launch
-scripts do so unless `--keep_freed_memory=false`. Device memory on GPU/TPU is not affected.
+against 1.70 GB on a quiet machine); docs/launch.md has the figures. It is process-wide and
+takes effect for threads that have not yet allocated, so call it first, before JAX starts its
+backend (the first computation); the launch scripts do so unless `--keep_freed_memory=false`.
+Device memory on GPU/TPU is not affected.
 """
 import ctypes
 import ctypes.util
