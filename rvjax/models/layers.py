@@ -332,9 +332,10 @@ def conv_general_dilated(lhs: jnp.ndarray, rhs: jnp.ndarray, window_strides: Seq
   `while_loop` body the convolution falls to a generic loop emitter, 1.8-4x slower for the
   digits CNN's input gradient (an attack's loop). Here the tangent of x is convolved with an
   explicitly transposed kernel under swapped dimension numbers, so the transposed convolution
-  (what reverse mode computes) reads the kernel in the standard layout wherever it runs. Values,
-  both gradients and forward-mode derivatives equal lax's up to float rounding; the kernel
-  gradient is lax's own.
+  (what reverse mode computes) reads the kernel in the standard layout wherever it runs. The
+  kernel gradient is lax's own, from x passed through `stored` (XLA:CPU then reads x rather
+  than recomputing it). Values, both gradients and forward-mode derivatives equal lax's up to
+  float rounding.
 
   Args: as `jax.lax.conv_general_dilated`; lhs (N, H, W, C)-like, rhs the kernel.
   Returns: the convolution, as `jax.lax.conv_general_dilated`.
@@ -363,12 +364,32 @@ def conv_general_dilated(lhs: jnp.ndarray, rhs: jnp.ndarray, window_strides: Seq
       parts.append(lax.conv_general_dilated(dx, jnp.transpose(kernel, perm),
                                             dimension_numbers=swapped, **settings))
     if not isinstance(dkernel, SymbolicZero):
-      parts.append(conv(x, dkernel))
+      parts.append(conv(stored(x), dkernel))
     return out, sum(parts[1:], parts[0]) if parts else jnp.zeros_like(out)
 
   fast_grad_conv.defjvp(_jvp, symbolic_zeros=True)
 
   return fast_grad_conv(lhs, rhs)
+
+
+def stored(x: jnp.ndarray) -> jnp.ndarray:
+  """`x` itself (any shape and dtype), which XLA:CPU's consumers then read from memory.
+
+  XLA:CPU fuses cheap elementwise producers into each of their consumers, duplicating them. A
+  convolution's kernel gradient reads the convolution's input transposed (the batch becomes
+  the contracted axis); when that input is a chain of batch-norm, relu and residual adds, XLA
+  recomputes the chain inside the transposing copy, reading each of its operands with a stride
+  of a whole image: those copies took 62 of ResNet-20's 250 ms train step (batch 64). jax's
+  `optimization_barrier` is expanded away before fusion on XLA:CPU; a conditional is a fusion
+  boundary it keeps, so `x` passes through one whose predicate (x's first element equals
+  itself) only a NaN makes false. Both branches return x, the other as x * 1 so that the two
+  differ. Other backends get `x` back untouched (a GPU conditional reads its predicate on the
+  host). benchmarks/stored_conv_input.py measures the train steps with and without.
+  """
+  if jax.default_backend() != "cpu" or x.size == 0:
+    return x
+  first = x.reshape(-1)[0]
+  return lax.cond(first == first, lambda v: v, lambda v: v * 1, x)
 
 
 def norm_def(train: bool, dtype: Any = jnp.float32) -> ModuleDef:

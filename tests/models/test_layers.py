@@ -1,6 +1,8 @@
 """layers.max_pool against flax.linen.max_pool (values, gradients, fallback, ties),
-conv_general_dilated against lax, ConvReluPool against conv -> relu -> pool as written, and
+conv_general_dilated against lax, stored, ConvReluPool against conv -> relu -> pool as written, and
 taps.taps_conv_pool against conv -> max_pool."""
+from unittest import mock
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -121,6 +123,41 @@ def test_conv_input_gradient_in_loop_body_reads_kernel_in_standard_layout():
   assert swapped(attack(jax.lax.conv_general_dilated, False)) > 0
   assert swapped(ours) == 0
   np.testing.assert_allclose(ours(x), attack(jax.lax.conv_general_dilated, True)(x), atol=1e-6)
+
+
+def test_stored_returns_its_input_with_an_identity_gradient():
+  """Both branches of the conditional (the second, taken when the first element is NaN) return
+  x, and the gradient passes through unchanged; off CPU the very same array comes back."""
+  x = jax.random.normal(jax.random.key(3), (2, 3, 4))
+  nan_first = x.at[0, 0, 0].set(jnp.nan)
+  for value in (x, nan_first, jnp.zeros((0, 3))):
+    np.testing.assert_array_equal(jax.jit(layers.stored)(value), value)
+  cotangent = jax.random.normal(jax.random.key(4), x.shape)
+  np.testing.assert_array_equal(jax.grad(lambda z: jnp.sum(layers.stored(z) * cotangent))(x),
+                                cotangent)
+  with mock.patch.object(jax, "default_backend", lambda: "gpu"):
+    assert layers.stored(x) is x
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="XLA:CPU's fusion")
+def test_conv_kernel_gradient_reads_a_stored_input_on_cpu():
+  """The compiled kernel gradient of a conv whose input is an elementwise chain keeps the
+  conditional (XLA would drop one with identical branches and recompute the chain inside the
+  transposing copy); an input gradient alone (an attack) has none. Catches `stored` dropped
+  from the kernel tangent, branches XLA folds together, or a fence on the input gradient."""
+  kx, kw = jax.random.split(jax.random.key(5))
+  x = jax.random.normal(kx, (4, 8, 8, 3))
+  w = jax.random.normal(kw, (3, 3, 3, 5))
+
+  def loss(x, w):
+    y = jax.nn.relu(x * 1.5 + 0.25)  # a producer XLA would fuse into the transposing copy
+    out = layers.conv_general_dilated(y, w, (1, 1), "SAME",
+                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return jnp.sum(jnp.tanh(out))
+
+  compiled = lambda argnum: jax.jit(jax.grad(loss, argnum)).lower(x, w).compile().as_text()
+  assert "conditional(" in compiled(1)
+  assert "conditional(" not in compiled(0)
 
 
 class _Written(nn.Module):
