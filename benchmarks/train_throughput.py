@@ -1,13 +1,18 @@
 r"""Training throughput of the jit-compiled train step, and its FLOP efficiency.
 
-  python benchmarks/train_throughput.py [--quick]
+  python benchmarks/train_throughput.py [--quick] [--no-keep_freed_memory]
 
-For each model: images/s of the ERM train step (compile excluded), the FLOPs XLA counts for one
-step, the achieved GFLOP/s and their ratio to a float32 jnp matmul measured in the same run.
+For each model: images/s of the ERM train step as launch.train compiles it
+(`replicas.Single().compile_step`: `rvjax.compiler.gradient_jit`, the state donated; compile
+excluded, median of the repeats), the FLOPs XLA counts for one step, the achieved GFLOP/s and
+their ratio to a float32 jnp matmul measured in the same run. The process first calls
+`rvjax.host_memory.keep_freed_memory()`, as the launch scripts do.
 """
 import argparse
+import functools
 import os
 import sys
+import time
 
 import jax
 import ml_collections
@@ -15,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks import common  # noqa: E402
-from rvjax import models, objectives, sharding  # noqa: E402
+from rvjax import host_memory, models, objectives, sharding  # noqa: E402
 from rvjax.train import optim, replicas, state as state_lib, step as step_lib  # noqa: E402
 
 CASES = (("cnn", (8, 8, 1), 128), ("preact_resnet18", (32, 32, 3), 128))
@@ -35,18 +40,28 @@ def step_throughput(name, image_shape, batch_size, repeats):
                               "label": rng.integers(0, 10, batch_size).astype(np.int32),
                               "mask": np.ones(batch_size, np.float32)},
                              sharding.batch_sharding(mesh))
-  step = jax.jit(lambda s, b, k: step_lib.train_step(
-      s, b, k, objective=objectives.create("erm", model.apply), tx=tx))
+  step = replicas.Single().compile_step(functools.partial(
+      step_lib.train_step, objective=objectives.create("erm", model.apply), tx=tx), mesh)
   key = jax.random.key(1)
   flops = common.compiled_flops(step, state, batch, key)
-  seconds = common.time_fn(step, state, batch, key, repeats=repeats)
+  times = []
+  for _ in range(repeats + 1):  # the first call compiles
+    start = time.perf_counter()
+    state, metrics = step(state, batch, key)
+    jax.block_until_ready((state, metrics))
+    times.append(time.perf_counter() - start)
+  seconds = float(np.median(times[1:]))
   return batch_size / seconds, flops / seconds / 1e9
 
 
 def main():
   parser = argparse.ArgumentParser()
   parser.add_argument("--quick", action="store_true", help="Fewer repeats.")
+  parser.add_argument("--keep_freed_memory", action=argparse.BooleanOptionalAction, default=True,
+                      help="rvjax.host_memory.keep_freed_memory() first, as the launch scripts do.")
   args = parser.parse_args()
+  if args.keep_freed_memory:
+    host_memory.keep_freed_memory()
   repeats = 3 if args.quick else 10
   peak = common.matmul_peak_gflops()
   print(f"backend={jax.default_backend()} devices={jax.device_count()} "
