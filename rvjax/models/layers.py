@@ -382,14 +382,14 @@ def stored(x: jnp.ndarray) -> jnp.ndarray:
   of a whole image: those copies took 62 of ResNet-20's 250 ms train step (batch 64). jax's
   `optimization_barrier` is expanded away before fusion on XLA:CPU; a conditional is a fusion
   boundary it keeps, so `x` passes through one whose predicate (x's first element equals
-  itself) only a NaN makes false. Both branches return x, the other as x * 1 so that the two
-  differ. Other backends get `x` back untouched (a GPU conditional reads its predicate on the
-  host). benchmarks/stored_conv_input.py measures the train steps with and without.
+  itself) only a NaN makes false. Both branches return x, the other times a one of its dtype,
+  so that the two differ. Other backends get `x` back untouched (a GPU conditional reads its
+  predicate on the host). benchmarks/stored_conv_input.py measures train steps with and without.
   """
   if jax.default_backend() != "cpu" or x.size == 0:
     return x
   first = x.reshape(-1)[0]
-  return lax.cond(first == first, lambda v: v, lambda v: v * 1, x)
+  return lax.cond(first == first, lambda v: v, lambda v: v * jnp.ones((), v.dtype), x)
 
 
 def norm_def(train: bool, dtype: Any = jnp.float32) -> ModuleDef:
