@@ -25,8 +25,10 @@ for i in range(20):
   address = y.unsafe_buffer_pointer()
   y.delete()
   calls.append((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before, address))
-heap = [line.split()[0] for line in open("/proc/self/maps") if line.rstrip().endswith("[heap]")]
-print(applied, heap[0] if heap else "0-0", *(f"{f}:{a}" for f, a in calls[10:]))
+heap = [[int(v, 16) for v in line.split()[0].split("-")]
+        for line in open("/proc/self/maps") if line.rstrip().endswith("[heap]")]
+span = f"{min(s for s, _ in heap):x}-{max(e for _, e in heap):x}" if heap else "0-0"
+print(applied, span, *(f"{f}:{a}" for f, a in calls[10:]))
 """
 PAGES = 8192 * 4096 * 4 // 4096  # pages of the 128 MiB output
 
