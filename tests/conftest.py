@@ -1,5 +1,9 @@
 """Shared pytest setup (CPU only, float32, deterministic) and fixtures every test folder may use:
 
+* one persistent XLA compilation cache per test run (a fresh temporary folder, shared by the
+  xdist workers and the `launch` subprocesses the tests start, removed at the end; an existing
+  `JAX_COMPILATION_CACHE_DIR` is used as is): identical programs, such as the evaluators of the
+  tiny configs, compile once per run instead of once per process;
 * `fast_compile`: XLA with most optimizations off, for tests that compile big graphs (attack
   loops inside train steps); request it, or wrap it in an autouse fixture of a folder;
 * `tiny`: cnn_tiny (with batch norm) initialized on digits, and a batch of 16 training images;
@@ -7,14 +11,30 @@
 * `sgd_config`: `sgd_config(**overrides)` -> a `config.optimizer` for plain SGD.
 """
 import os
+import shutil
+import tempfile
 import types
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# Set before jax is imported, so this process, the xdist workers it starts (they inherit the
+# environment and then find the variable set) and subprocesses all read the same folder.
+_CREATED_CACHE = None
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+  _CREATED_CACHE = os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(
+      prefix="rvjax-tests-xla-cache-")
+  os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import ml_collections  # noqa: E402
 import pytest  # noqa: E402
+
+
+def pytest_unconfigure(config):
+  """Removes the compilation cache this process created (the controller's, after its workers)."""
+  del config
+  if _CREATED_CACHE is not None:
+    shutil.rmtree(_CREATED_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
