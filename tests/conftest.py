@@ -4,8 +4,11 @@
   xdist workers and the `launch` subprocesses the tests start, removed at the end; an existing
   `JAX_COMPILATION_CACHE_DIR` is used as is): identical programs, such as the evaluators of the
   tiny configs, compile once per run instead of once per process;
-* `fast_compile`: XLA with most optimizations off, for tests that compile big graphs (attack
-  loops inside train steps); request it, or wrap it in an autouse fixture of a folder;
+* `fast_compile`: XLA with most optimizations off, for tests whose time goes into compiling
+  (attack loops inside train steps, tiny training runs) and whose assertions do not depend on
+  XLA's optimizations; request it, opt a whole module in with
+  `pytestmark = pytest.mark.usefixtures("fast_compile")`, or wrap it in an autouse fixture of a
+  folder;
 * `tiny`: cnn_tiny (with batch norm) initialized on digits, and a batch of 16 training images;
 * `digits_data`: the data config of the digits dataset (`config.data`);
 * `sgd_config`: `sgd_config(**overrides)` -> a `config.optimizer` for plain SGD.

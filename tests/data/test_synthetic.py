@@ -9,6 +9,8 @@ import pytest
 from rvjax import data
 from rvjax.data import fonts, glyphs, knobs, synthetic
 
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 LABELS = jnp.arange(20, dtype=jnp.int32) % 10
 render = jax.jit(synthetic.render, static_argnames=("size", "channels", "supersample"))
 

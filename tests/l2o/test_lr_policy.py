@@ -12,6 +12,8 @@ from rvjax import data
 from rvjax.l2o import lr_meta, policy as policy_lib, reinforce
 from rvjax.train import syn2real
 
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 from configs import syn2real_digits  # noqa: E402
 

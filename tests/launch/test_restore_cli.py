@@ -13,6 +13,8 @@ import rvjax.restore
 from launch import restore as cli
 from rvjax import metrics
 
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 
 def _digest(folder):
   return {n: hashlib.sha256(open(os.path.join(folder, n), "rb").read()).hexdigest()

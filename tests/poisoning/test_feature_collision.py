@@ -9,6 +9,8 @@ from rvjax import models, objectives, poisoning
 from rvjax.evaluators import poisoning as poisoning_eval
 from rvjax.train import fit, state as state_lib, step as step_lib
 
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 
 def test_forward_backward_step_is_the_hand_computed_update():
   rng = np.random.default_rng(0)

@@ -8,6 +8,8 @@ from rvjax import data as data_lib
 from rvjax import stealing
 from rvjax.evaluators import stealing as stealing_eval
 
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 
 @pytest.mark.parametrize("budget", [0, -3, 2.5, True])
 def test_budget_below_one_or_not_an_integer_is_rejected(budget):

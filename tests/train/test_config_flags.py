@@ -9,6 +9,8 @@ import pytest
 
 from configs import common, digits_cnn
 
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 

@@ -1,8 +1,11 @@
 """Hooks between steps: changing group learning rates and stopping early."""
 import numpy as np
+import pytest
 
 from configs import digits_cnn
 from rvjax.train import hooks, loop, optim, writers
+
+pytestmark = pytest.mark.usefixtures("fast_compile")
 
 
 @hooks.register("test_halve_lr_then_stop")

@@ -12,6 +12,8 @@ from rvjax.data import image_folder, lowlight
 from launch import restore as restore_cli
 from rvjax.train import loop, step as step_lib
 
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 
 def _train(config, tmp_path):
   summary = loop.train_and_evaluate(config, str(tmp_path / "w"))

@@ -10,6 +10,8 @@ import pytest
 from configs import digits_cnn
 from rvjax.train import checkpoint, loop, writers, workdir as workdir_lib
 
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 
 def tiny(**overrides):
   config = digits_cnn.get_config("tiny")

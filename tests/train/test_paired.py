@@ -13,6 +13,8 @@ from rvjax import models
 from rvjax.data import image_folder
 from rvjax.train import loop, workdir as workdir_lib, writers
 
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 SIGMA = 25.0
 TRAIN400 = image_folder.restoration_dir("Train400")
 pytestmark = pytest.mark.skipif(not os.path.isdir(TRAIN400), reason=f"{TRAIN400} is absent")

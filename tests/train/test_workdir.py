@@ -13,6 +13,8 @@ import pytest
 from configs import digits_cnn
 from rvjax.train import checkpoint, loop, workdir as workdir_lib, writers
 
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 
 def tiny(**overrides):
   config = digits_cnn.get_config("tiny")

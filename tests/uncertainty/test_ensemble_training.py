@@ -13,6 +13,8 @@ from rvjax import data as data_lib
 from rvjax.evaluators import predictions
 from rvjax.train import checkpoint, loop, writers, workdir as workdir_lib
 
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 K = 2  # The tiny config's size.
 

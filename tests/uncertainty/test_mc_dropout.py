@@ -10,6 +10,8 @@ from rvjax import models, sharding
 from rvjax.train import loop, replicas, state as state_lib
 from rvjax.uncertainty import mc_dropout
 
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 T = 5
 
 

@@ -14,6 +14,8 @@ from rvjax import models, sharding
 from rvjax.train import state as state_lib
 from rvjax.uncertainty import sngp
 
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 
 @pytest.fixture(scope="module")
 def tiny():

@@ -11,6 +11,8 @@ from rvjax import metrics
 from rvjax.evaluators import predictions
 from rvjax.train import checkpoint, loop, writers
 
+pytestmark = pytest.mark.usefixtures("fast_compile")
+
 STEPS = 120
 
 
