@@ -1,9 +1,10 @@
 """Shared pytest setup (CPU only, float32, deterministic) and fixtures every test folder may use:
 
 * one persistent XLA compilation cache per test run (a fresh temporary folder, shared by the
-  xdist workers and the `launch` subprocesses the tests start, removed at the end; an existing
-  `JAX_COMPILATION_CACHE_DIR` is used as is): identical programs, such as the evaluators of the
-  tiny configs, compile once per run instead of once per process;
+  xdist workers and the `launch` subprocesses the tests start, removed at the end): identical
+  programs, such as the evaluators of the tiny configs, compile once per run instead of once per
+  process. With `JAX_COMPILATION_CACHE_DIR` set, that folder is used and kept, so a rerun
+  compiles only what changed (entries are keyed by program, compiler options and jax version);
 * `fast_compile`: XLA with most optimizations off, for tests whose time goes into compiling
   (attack loops inside train steps, tiny training runs) and whose assertions do not depend on
   XLA's optimizations; request it, opt a whole module in with
@@ -25,7 +26,7 @@ _CREATED_CACHE = None
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
   _CREATED_CACHE = os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(
       prefix="rvjax-tests-xla-cache-")
-  os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")  # Tests compile small.
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
