@@ -17,11 +17,35 @@ def time_fn(fn, *args, repeats: int = 5, warmup: int = 1) -> float:
   return sorted(times)[len(times) // 2]
 
 
+def matmul_peak_case(n: int = 2048):
+  """(jitted float32 (n x n) @ (n x n) jnp matmul, its argument, its FLOPs): the peak probe."""
+  a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+  return jax.jit(lambda x: x @ x), a, 2.0 * n ** 3
+
+
 def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
   """Achieved GFLOP/s of a float32 (n x n) @ (n x n) jnp matmul: this machine's practical peak."""
-  a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
-  f = jax.jit(lambda x: x @ x)
-  return 2 * n ** 3 / time_fn(f, a, repeats=repeats) / 1e9
+  f, a, flops = matmul_peak_case(n)
+  return flops / time_fn(f, a, repeats=repeats) / 1e9
+
+
+def fastest_interleaved(calls, rounds: int) -> list[float]:
+  """Smallest wall seconds of each `(fn, args)` in `calls` over `rounds` rounds, each round
+  calling every one once (after one warm-up call each, which compiles).
+
+  Interleaving exposes every call to the same slow and quiet spells of a shared host, and the
+  fastest call of each is its speed with the least interference: ratios of these are stable
+  where a median measured minutes apart from another is not.
+  """
+  for fn, args in calls:
+    jax.block_until_ready(fn(*args))
+  best = [float("inf")] * len(calls)
+  for _ in range(rounds):
+    for i, (fn, args) in enumerate(calls):
+      t = time.perf_counter()
+      jax.block_until_ready(fn(*args))
+      best[i] = min(best[i], time.perf_counter() - t)
+  return best
 
 
 def compiled_flops(jitted, *args) -> float:

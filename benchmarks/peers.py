@@ -25,6 +25,10 @@ Sections (`SECTIONS`; each prints its own lines, compile time excluded, median o
            of the digits CNN (also as written, see train) and
            PreAct ResNet-18 (32x32x3) as a fraction of a float32 jnp matmul measured in the same
            run; with `gradient_jit`'s compiler options (what rvjax uses) and plain `jax.jit`.
+           The matmul and the steps are timed interleaved, each once per round, and each
+           figure is the fastest of the rounds (`common.fastest_interleaved`): on a shared
+           host the matmul's speed swings far more than the steps', so a peak and a step timed
+           minutes apart gave shares 30-50% apart for the same code.
   corruptions  the 19 corruptions against imagecorruptions at 32 and 224 px
            (benchmarks/corruption_throughput.py's table: images/s, ratio, CPU-time ratio).
   ensembles  a K-member ensemble train step against K single steps, K = 2, 4, 8, per
@@ -282,21 +286,26 @@ def section_gflops(args):
   """GFLOP/s = the FLOPs XLA counts for the step as written (conv -> relu -> pool: the network's
   work, the same for every formulation; taps_conv_pool's matmuls would count more) over the
   step time of each formulation."""
-  peak = common.matmul_peak_gflops()
-  print(f"matmul peak (float32 2048^2 jnp.dot): {peak:.1f} GFLOP/s")
   digits = (args.batch_size, SIZE, SIZE, 1)
   resnet = models.create("preact_resnet18", num_classes=10)
   cases = (("digits CNN", DigitsCNN(), digits, DigitsCNN(as_written=True)),
            ("(as written)", DigitsCNN(as_written=True), digits, DigitsCNN(as_written=True)),
            ("preact_resnet18", resnet, (32 if args.quick else 128, 32, 32, 3), resnet))
+  matmul, a, matmul_flops = common.matmul_peak_case()
+  rows, calls, flops = [], [(matmul, (a,))], [matmul_flops]
   for name, model, shape, written in cases:
     step, step_args = _erm_step(written, shape, jax.jit)
-    flops = common.compiled_flops(step, *step_args)
+    written_flops = common.compiled_flops(step, *step_args)
     for label, jit in (("gradient_jit", compiler.gradient_jit), ("jax.jit", jax.jit)):
-      step, step_args = _erm_step(model, shape, jit)
-      gflops = flops / common.time_fn(step, *step_args, repeats=args.repeats) / 1e9
-      print(f"  {name:16s} batch {shape[0]:4d} {label:13s} {gflops:7.1f} GFLOP/s = "
-            f"{gflops / peak:6.1%} of peak", flush=True)
+      rows.append(f"{name:16s} batch {shape[0]:4d} {label:13s}")
+      calls.append(_erm_step(model, shape, jit))
+      flops.append(written_flops)
+  gflops = [f / t / 1e9 for f, t in zip(flops, common.fastest_interleaved(calls, args.repeats))]
+  peak = gflops[0]
+  print(f"matmul peak (float32 2048^2 jnp.dot): {peak:.1f} GFLOP/s; each figure is the fastest "
+        f"of {args.repeats} rounds, every round timing the matmul and each step once")
+  for row, rate in zip(rows, gflops[1:]):
+    print(f"  {row} {rate:7.1f} GFLOP/s = {rate / peak:6.1%} of peak", flush=True)
 
 
 def section_corruptions(args):
