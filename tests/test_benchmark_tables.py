@@ -1,12 +1,13 @@
 """The restoration tables' method wiring (benchmarks/bsd68_denoise.py, set5_sr.py): named trained
-restorers, and the deblurring mode's input and classical deconvolution."""
+restorers, and the deblurring mode's input and classical deconvolution; the interleaved timing
+of benchmarks/common.py."""
 import jax
 import numpy as np
 import pytest
 
 import rvjax.degrade as D
 import rvjax.restore as R
-from benchmarks import bsd68_denoise
+from benchmarks import bsd68_denoise, common
 from rvjax.degrade import kernels
 
 
@@ -33,3 +34,20 @@ def test_deblur_mode_blurs_then_noises_and_deconvolves_with_the_true_kernel():
   np.testing.assert_allclose(out, want)
   with pytest.raises(SystemExit, match="needs --blur"):
     bsd68_denoise.restorer("tikhonov", 2.0, {}, None)
+
+
+def test_fastest_interleaved_calls_each_once_per_round_and_keeps_the_fastest(monkeypatch):
+  """On a scripted clock: one warm-up call each (not counted, though fastest here), then rounds
+  of a, b in turn; each result is that call's smallest duration, not its median or the first."""
+  clock, order = [0.0], []
+  durations = {"a": iter([1, 9, 5, 7]), "b": iter([1, 4, 8, 3])}
+
+  def call(name):
+    def fn():
+      order.append(name)
+      clock[0] += next(durations[name])
+    return fn
+
+  monkeypatch.setattr(common.time, "perf_counter", lambda: clock[0])
+  assert common.fastest_interleaved([(call("a"), ()), (call("b"), ())], rounds=3) == [5, 3]
+  assert order == ["a", "b"] + ["a", "b"] * 3
