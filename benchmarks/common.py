@@ -23,12 +23,6 @@ def matmul_peak_case(n: int = 2048):
   return jax.jit(lambda x: x @ x), a, 2.0 * n ** 3
 
 
-def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
-  """Achieved GFLOP/s of a float32 (n x n) @ (n x n) jnp matmul: this machine's practical peak."""
-  f, a, flops = matmul_peak_case(n)
-  return flops / time_fn(f, a, repeats=repeats) / 1e9
-
-
 def fastest_interleaved(calls, rounds: int) -> list[float]:
   """Smallest wall seconds of each `(fn, args)` in `calls` over `rounds` rounds, each round
   calling every one once (after one warm-up call each, which compiles).

@@ -4,15 +4,15 @@ r"""Training throughput of the jit-compiled train step, and its FLOP efficiency.
 
 For each model: images/s of the ERM train step as launch.train compiles it
 (`replicas.Single().compile_step`: `rvjax.compiler.gradient_jit`, the state donated; compile
-excluded, median of the repeats), the FLOPs XLA counts for one step, the achieved GFLOP/s and
-their ratio to a float32 jnp matmul measured in the same run. The process first calls
-`rvjax.host_memory.keep_freed_memory()`, as the launch scripts do.
+excluded), the FLOPs XLA counts for one step, the achieved GFLOP/s and their ratio to a float32
+jnp matmul measured in the same run: the matmul and the steps timed interleaved, once per round,
+each figure the fastest of the rounds (`common.fastest_interleaved`, as benchmarks/peers.py).
+The process first calls `rvjax.host_memory.keep_freed_memory()`, as the launch scripts do.
 """
 import argparse
 import functools
 import os
 import sys
-import time
 
 import jax
 import ml_collections
@@ -26,7 +26,8 @@ from rvjax.train import optim, replicas, state as state_lib, step as step_lib  #
 CASES = (("cnn", (8, 8, 1), 128), ("preact_resnet18", (32, 32, 3), 128))
 
 
-def step_throughput(name, image_shape, batch_size, repeats):
+def step_call(name, image_shape, batch_size):
+  """(a no-argument call of one train step, carrying its donated state; the step's FLOPs)."""
   mesh = sharding.make_mesh()
   model = models.create(name, num_classes=10)
   opt = ml_collections.ConfigDict(dict(name="sgd", lr=0.1, momentum=0.9, nesterov=True, b1=0.9,
@@ -44,14 +45,13 @@ def step_throughput(name, image_shape, batch_size, repeats):
       step_lib.train_step, objective=objectives.create("erm", model.apply), tx=tx), mesh)
   key = jax.random.key(1)
   flops = common.compiled_flops(step, state, batch, key)
-  times = []
-  for _ in range(repeats + 1):  # the first call compiles
-    start = time.perf_counter()
-    state, metrics = step(state, batch, key)
-    jax.block_until_ready((state, metrics))
-    times.append(time.perf_counter() - start)
-  seconds = float(np.median(times[1:]))
-  return batch_size / seconds, flops / seconds / 1e9
+  carried = [state]
+
+  def call():
+    carried[0], metrics = step(carried[0], batch, key)
+    return carried[0], metrics
+
+  return call, flops
 
 
 def main():
@@ -63,14 +63,17 @@ def main():
   if args.keep_freed_memory:
     host_memory.keep_freed_memory()
   repeats = 3 if args.quick else 10
-  peak = common.matmul_peak_gflops()
+  matmul, a, matmul_flops = common.matmul_peak_case()
+  steps = [step_call(*case) for case in CASES]
+  times = common.fastest_interleaved([(matmul, (a,))] + [(call, ()) for call, _ in steps], repeats)
+  peak = matmul_flops / times[0] / 1e9
   print(f"backend={jax.default_backend()} devices={jax.device_count()} "
-        f"matmul_peak={peak:.1f} GFLOP/s (float32 2048^2)")
+        f"matmul_peak={peak:.1f} GFLOP/s (float32 2048^2; fastest of {repeats} rounds)")
   print(f"{'model':18s} {'input':12s} {'batch':>5s} {'img/s':>9s} {'GFLOP/s':>9s} {'of peak':>8s}")
-  for name, image_shape, batch_size in CASES:
-    ips, gflops = step_throughput(name, image_shape, batch_size, repeats)
-    print(f"{name:18s} {str(image_shape):12s} {batch_size:5d} {ips:9.1f} {gflops:9.1f} "
-          f"{gflops / peak:8.1%}")
+  for (name, image_shape, batch_size), (_, flops), seconds in zip(CASES, steps, times[1:]):
+    gflops = flops / seconds / 1e9
+    print(f"{name:18s} {str(image_shape):12s} {batch_size:5d} {batch_size / seconds:9.1f} "
+          f"{gflops:9.1f} {gflops / peak:8.1%}")
 
 
 if __name__ == "__main__":
