@@ -27,8 +27,8 @@ Sections (`SECTIONS`; each prints its own lines, compile time excluded, median o
            run; with `gradient_jit`'s compiler options (what rvjax uses) and plain `jax.jit`.
            The matmul and the steps are timed interleaved, each once per round, and each
            figure is the fastest of the rounds (`common.fastest_interleaved`): on a shared
-           host the matmul's speed swings far more than the steps', so a peak and a step timed
-           minutes apart gave shares 30-50% apart for the same code.
+           host the matmul's speed swings far more than the steps': medians of 5 calls each,
+           taken round after round in one process, gave the digits CNN shares of 34-58%.
   corruptions  the 19 corruptions against imagecorruptions at 32 and 224 px
            (benchmarks/corruption_throughput.py's table: images/s, ratio, CPU-time ratio).
   ensembles  a K-member ensemble train step against K single steps, K = 2, 4, 8, per
