@@ -31,6 +31,8 @@ def fastest_interleaved(calls, rounds: int) -> list[float]:
   fastest call of each is its speed with the least interference: ratios of these are stable
   where a median measured minutes apart from another is not.
   """
+  if rounds < 1:
+    raise ValueError(f"rounds must be at least 1, got {rounds}")
   for fn, args in calls:
     jax.block_until_ready(fn(*args))
   best = [float("inf")] * len(calls)

@@ -51,3 +51,5 @@ def test_fastest_interleaved_calls_each_once_per_round_and_keeps_the_fastest(mon
   monkeypatch.setattr(common.time, "perf_counter", lambda: clock[0])
   assert common.fastest_interleaved([(call("a"), ()), (call("b"), ())], rounds=3) == [5, 3]
   assert order == ["a", "b"] + ["a", "b"] * 3
+  with pytest.raises(ValueError, match="rounds must be at least 1, got 0"):
+    common.fastest_interleaved([(call("a"), ())], rounds=0)
