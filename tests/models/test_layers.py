@@ -160,6 +160,60 @@ def test_conv_kernel_gradient_reads_a_stored_input_on_cpu():
   assert "conditional(" not in compiled(0)
 
 
+
+def test_kernel_grad_chunks_are_the_most_that_divide_the_batch_and_keep_enough_rows():
+  """The digits CNN's second conv (batch 256, 16x16) splits 8 ways, ResNet-20's last stage at
+  batch 64 (8x8) not at all; every count divides the batch, keeps KERNEL_GRAD_MIN_ROWS rows per
+  chunk and is the largest such up to KERNEL_GRAD_MAX_CHUNKS; off CPU, 1. Catches a count that
+  leaves a remainder, ignores the row floor or stops short of the largest divisor."""
+  assert layers.kernel_grad_chunks(256, 256) == 8
+  assert layers.kernel_grad_chunks(64, 64) == 1
+  assert layers.kernel_grad_chunks(64, 256) == 4
+  assert layers.kernel_grad_chunks(9, 4096) == 3
+  rows = layers.KERNEL_GRAD_MIN_ROWS
+  for batch in range(1, 40):
+    for positions in (1, 64, 1000, 4096, 9000):
+      n = layers.kernel_grad_chunks(batch, positions)
+      fits = [m for m in range(1, layers.KERNEL_GRAD_MAX_CHUNKS + 1)
+              if batch % m == 0 and (m == 1 or batch // m * positions >= rows)]
+      assert n == max(fits), (batch, positions, n)
+  with mock.patch.object(jax, "default_backend", lambda: "gpu"):
+    assert layers.kernel_grad_chunks(256, 256) == 1
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="chunks are for XLA:CPU only")
+@pytest.mark.parametrize("numbers", [("NHWC", "HWIO", "NHWC"), ("HWCN", "OIHW", "NCHW")])
+def test_chunked_kernel_gradient_equals_lax_one_convolution_per_chunk(numbers):
+  """With the row floor lowered so that 6 images split 6 ways, the kernel gradient (and the
+  forward-mode kernel derivative) equals lax's, for batch axes first and last, and compiles to
+  one kernel-gradient convolution per chunk (plus the forward one); at the default floor, one.
+  Catches a dropped or repeated chunk, slicing or concatenating along the wrong axis, and the
+  chunking not reaching the compiled gradient."""
+  kx, kw, kc = jax.random.split(jax.random.key(6), 3)
+  x = jax.random.normal(kx, (6, 8, 8, 3))
+  x = jnp.transpose(x, (1, 2, 3, 0)) if numbers[0] == "HWCN" else x
+  w = jax.random.normal(kw, (3, 3, 3, 4))
+  w = jnp.transpose(w, (3, 2, 0, 1)) if numbers[1] == "OIHW" else w
+
+  def loss(conv):
+    def f(w):
+      out = conv(x, w, (1, 1), "SAME", dimension_numbers=numbers)
+      return jnp.sum(jnp.sin(out) * jax.random.normal(kc, out.shape))
+    return f
+
+  convolutions = lambda: jax.jit(jax.grad(loss(layers.conv_general_dilated))).lower(
+      w).compile().as_text().count(" convolution(")
+  assert convolutions() == 2
+  with mock.patch.object(layers, "KERNEL_GRAD_MIN_ROWS", 64):
+    assert layers.kernel_grad_chunks(6, 64) == 6
+    assert convolutions() == 7
+    np.testing.assert_allclose(jax.grad(loss(layers.conv_general_dilated))(w),
+                               jax.grad(loss(jax.lax.conv_general_dilated))(w), rtol=1e-5,
+                               atol=1e-5)
+    np.testing.assert_allclose(jax.jvp(loss(layers.conv_general_dilated), (w,), (w * 0.5,))[1],
+                               jax.jvp(loss(jax.lax.conv_general_dilated), (w,), (w * 0.5,))[1],
+                               rtol=1e-5)
+
 class _Written(nn.Module):
   """nn.Conv (with bias) named "conv" -> relu -> max pool, in the order a user writes them."""
   kernel: tuple
