@@ -400,9 +400,9 @@ def kernel_grad_chunks(batch: int, positions: int) -> int:
   that divide it and keep `KERNEL_GRAD_MIN_ROWS` rows each (the digits CNN's train step,
   batch 256: 0.89-0.97x the time in one piece, same process); smaller chunks cost more than
   they gain (every conv of ResNet-20 at batch 64 in 8 chunks, down to 512 rows: 1.17x).
-  Other backends: 1.
+  Other backends, or several devices (whose batch shards chunks would cut across): 1.
   """
-  if jax.default_backend() != "cpu":
+  if jax.default_backend() != "cpu" or jax.device_count() > 1:
     return 1
   chunks = min(KERNEL_GRAD_MAX_CHUNKS, batch * positions // KERNEL_GRAD_MIN_ROWS)
   while chunks > 1 and batch % chunks:

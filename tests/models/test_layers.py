@@ -164,8 +164,9 @@ def test_conv_kernel_gradient_reads_a_stored_input_on_cpu():
 def test_kernel_grad_chunks_are_the_most_that_divide_the_batch_and_keep_enough_rows():
   """The digits CNN's second conv (batch 256, 16x16) splits 8 ways, ResNet-20's last stage at
   batch 64 (8x8) not at all; every count divides the batch, keeps KERNEL_GRAD_MIN_ROWS rows per
-  chunk and is the largest such up to KERNEL_GRAD_MAX_CHUNKS; off CPU, 1. Catches a count that
-  leaves a remainder, ignores the row floor or stops short of the largest divisor."""
+  chunk and is the largest such up to KERNEL_GRAD_MAX_CHUNKS; off CPU or on several devices, 1.
+  Catches a count that leaves a remainder, ignores the row floor or stops short of the largest
+  divisor."""
   assert layers.kernel_grad_chunks(256, 256) == 8
   assert layers.kernel_grad_chunks(64, 64) == 1
   assert layers.kernel_grad_chunks(64, 256) == 4
@@ -178,6 +179,8 @@ def test_kernel_grad_chunks_are_the_most_that_divide_the_batch_and_keep_enough_r
               if batch % m == 0 and (m == 1 or batch // m * positions >= rows)]
       assert n == max(fits), (batch, positions, n)
   with mock.patch.object(jax, "default_backend", lambda: "gpu"):
+    assert layers.kernel_grad_chunks(256, 256) == 1
+  with mock.patch.object(jax, "device_count", lambda: 2):
     assert layers.kernel_grad_chunks(256, 256) == 1
 
 
