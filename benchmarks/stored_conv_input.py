@@ -1,4 +1,4 @@
-r"""Train steps with and without `rvjax.models.layers.stored` on the convolutions' kernel gradients.
+r"""Train steps with and without `rvjax.models.fast_conv.stored` on the convolutions' kernel gradients.
 
   python benchmarks/stored_conv_input.py [--models cnn,resnet20,preact_resnet18] [--repeats 9]
       [--no-keep_freed_memory]
@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks import peers  # noqa: E402
 from rvjax import compiler, host_memory, models  # noqa: E402
-from rvjax.models import layers  # noqa: E402
+from rvjax.models import fast_conv  # noqa: E402
 
 CASES = {"cnn": (peers.DigitsCNN, (256, peers.SIZE, peers.SIZE, 1)),
          "resnet20": (lambda: models.create("resnet20", num_classes=10), (64, 32, 32, 3)),
@@ -36,7 +36,7 @@ CASES = {"cnn": (peers.DigitsCNN, (256, peers.SIZE, peers.SIZE, 1)),
 def _step(name, store):
   """(jitted train step, its arguments) with `stored` as shipped or replaced by the identity."""
   make, shape = CASES[name]
-  with mock.patch.object(layers, "stored", layers.stored if store else (lambda x: x)):
+  with mock.patch.object(fast_conv, "stored", fast_conv.stored if store else (lambda x: x)):
     step, args = peers._erm_step(make(), shape, compiler.gradient_jit)
     step = step.lower(*args).compile()  # traced and compiled inside the patch
   return step, args

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rvjax.models import layers, taps
+from rvjax.models import fast_conv, layers, taps
 
 
 def _primitives(fn, x):
@@ -131,12 +131,12 @@ def test_stored_returns_its_input_with_an_identity_gradient():
   x = jax.random.normal(jax.random.key(3), (2, 3, 4))
   nan_first = x.at[0, 0, 0].set(jnp.nan)
   for value in (x, nan_first, jnp.zeros((0, 3)), x > 0, jnp.arange(5)):  # any dtype
-    np.testing.assert_array_equal(jax.jit(layers.stored)(value), value)
+    np.testing.assert_array_equal(jax.jit(fast_conv.stored)(value), value)
   cotangent = jax.random.normal(jax.random.key(4), x.shape)
-  np.testing.assert_array_equal(jax.grad(lambda z: jnp.sum(layers.stored(z) * cotangent))(x),
+  np.testing.assert_array_equal(jax.grad(lambda z: jnp.sum(fast_conv.stored(z) * cotangent))(x),
                                 cotangent)
   with mock.patch.object(jax, "default_backend", lambda: "gpu"):
-    assert layers.stored(x) is x
+    assert fast_conv.stored(x) is x
 
 
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="XLA:CPU's fusion")
@@ -167,21 +167,21 @@ def test_kernel_grad_chunks_are_the_most_that_divide_the_batch_and_keep_enough_r
   chunk and is the largest such up to KERNEL_GRAD_MAX_CHUNKS; off CPU or on several devices, 1.
   Catches a count that leaves a remainder, ignores the row floor or stops short of the largest
   divisor."""
-  assert layers.kernel_grad_chunks(256, 256) == 8
-  assert layers.kernel_grad_chunks(64, 64) == 1
-  assert layers.kernel_grad_chunks(64, 256) == 4
-  assert layers.kernel_grad_chunks(9, 4096) == 3
-  rows = layers.KERNEL_GRAD_MIN_ROWS
+  assert fast_conv.kernel_grad_chunks(256, 256) == 8
+  assert fast_conv.kernel_grad_chunks(64, 64) == 1
+  assert fast_conv.kernel_grad_chunks(64, 256) == 4
+  assert fast_conv.kernel_grad_chunks(9, 4096) == 3
+  rows = fast_conv.KERNEL_GRAD_MIN_ROWS
   for batch in range(1, 40):
     for positions in (1, 64, 1000, 4096, 9000):
-      n = layers.kernel_grad_chunks(batch, positions)
-      fits = [m for m in range(1, layers.KERNEL_GRAD_MAX_CHUNKS + 1)
+      n = fast_conv.kernel_grad_chunks(batch, positions)
+      fits = [m for m in range(1, fast_conv.KERNEL_GRAD_MAX_CHUNKS + 1)
               if batch % m == 0 and (m == 1 or batch // m * positions >= rows)]
       assert n == max(fits), (batch, positions, n)
   with mock.patch.object(jax, "default_backend", lambda: "gpu"):
-    assert layers.kernel_grad_chunks(256, 256) == 1
+    assert fast_conv.kernel_grad_chunks(256, 256) == 1
   with mock.patch.object(jax, "device_count", lambda: 2):
-    assert layers.kernel_grad_chunks(256, 256) == 1
+    assert fast_conv.kernel_grad_chunks(256, 256) == 1
 
 
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="chunks are for XLA:CPU only")
@@ -207,8 +207,8 @@ def test_chunked_kernel_gradient_equals_lax_one_convolution_per_chunk(numbers):
   convolutions = lambda: jax.jit(jax.grad(loss(layers.conv_general_dilated))).lower(
       w).compile().as_text().count(" convolution(")
   assert convolutions() == 2
-  with mock.patch.object(layers, "KERNEL_GRAD_MIN_ROWS", 64):
-    assert layers.kernel_grad_chunks(6, 64) == 6
+  with mock.patch.object(fast_conv, "KERNEL_GRAD_MIN_ROWS", 64):
+    assert fast_conv.kernel_grad_chunks(6, 64) == 6
     assert convolutions() == 7
     np.testing.assert_allclose(jax.grad(loss(layers.conv_general_dilated))(w),
                                jax.grad(loss(jax.lax.conv_general_dilated))(w), rtol=1e-5,
