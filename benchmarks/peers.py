@@ -32,7 +32,8 @@ Sections (`SECTIONS`; each prints its own lines, compile time excluded, median o
   corruptions  the 19 corruptions against imagecorruptions at 32 and 224 px
            (benchmarks/corruption_throughput.py's table: images/s, ratio, CPU-time ratio).
   ensembles  a K-member ensemble train step against K single steps, K = 2, 4, 8, per
-           formulation (benchmarks/ensemble_throughput.py's table; no PyTorch peer).
+           formulation (benchmarks/ensemble_throughput.py, run as a process of its own with
+           glibc's malloc defaults; no PyTorch peer).
 The logits of the two copies of the CNN are checked to agree to 1e-4 before anything is timed.
 The process first calls `rvjax.host_memory.keep_freed_memory()`, as the launch scripts do
 (`--no-keep_freed_memory` leaves glibc's defaults); it is process-wide, so torch's buffers are
@@ -41,6 +42,7 @@ Times are wall times on whatever else the machine is doing: compare only within 
 """
 import argparse
 import os
+import subprocess
 import sys
 import time
 
@@ -52,7 +54,7 @@ import numpy as np
 import optax
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks import common, corruption_throughput, ensemble_throughput  # noqa: E402
+from benchmarks import common, corruption_throughput  # noqa: E402
 from rvjax import attacks, compiler, data, host_memory, models, objectives, sharding  # noqa: E402
 from rvjax.models import layers  # noqa: E402
 from rvjax.train import optim, replicas, state as state_lib, step as step_lib  # noqa: E402
@@ -313,7 +315,11 @@ def section_corruptions(args):
 
 
 def section_ensembles(args):
-  ensemble_throughput.run(quick=args.quick)
+  """benchmarks/ensemble_throughput.py in a process of its own, with glibc's malloc defaults
+  (its docstring says why: with keep_freed_memory the interleaved ratios are biased)."""
+  sys.stdout.flush()
+  script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ensemble_throughput.py")
+  subprocess.run([sys.executable, script] + (["--quick"] if args.quick else []), check=True)
 
 
 SECTIONS = {"attacks": section_attacks, "train": section_train, "gflops": section_gflops,
