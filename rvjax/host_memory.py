@@ -15,9 +15,15 @@ The cost: the process keeps its peak heap (resident memory does not shrink after
 program), all threads allocate from one arena (one lock; small allocations still go through
 glibc's per-thread caches), and freed blocks can fragment: with another process competing for
 the cores PreAct ResNet-18's training peaked at 4.0 GB resident against 1.7 GB without (1.74
-against 1.70 GB on a quiet machine); docs/launch.md has the figures. It is process-wide and
-takes effect for threads that have not yet allocated, so call it first, before JAX starts its
-backend (the first computation); the launch scripts do so unless `--keep_freed_memory=false`.
+against 1.70 GB on a quiet machine); docs/launch.md has the figures. One arena also costs speed
+where many threads allocate or after a larger program: a K-member ensemble step is slower
+(ResNet-20, K = 8: 1480-1690 ms against 1290 with glibc's defaults), a process that has run one
+runs smaller programs 25-50% slower from then on (ResNet-20's single step 172 -> 225-232 ms;
+`malloc_trim` does not undo it), and small steps lose (the 8x8 digits CNN at batch 64: 5.7
+against 4.3 ms): K-member steps run faster with `--keep_freed_memory=false`. It is
+process-wide and takes effect for threads that have not yet allocated, so call it first, before
+JAX starts its backend (the first computation); the launch scripts do so unless
+`--keep_freed_memory=false`.
 Device memory on GPU/TPU is not affected.
 """
 import ctypes
