@@ -148,12 +148,12 @@ def compile_step(member_step: Callable, formulation: str, mesh: Mesh, *,
     state, metrics = mapped(state, batch, keys)
     return state, reduce_metrics(metrics)
 
-  # Plain jax.jit, unlike the single step's compiler.gradient_jit: on XLA:CPU (K = 8) its
-  # options (dots and reductions to YNNPACK) made "unroll" slower on the digits CNN (ratio to K
-  # single steps 0.73 against 0.67, same-process A/B, 9 repeats) and left ResNet-20 where it was
-  # (0.98 against 1.00; an earlier run 10% faster); with dots alone 5-16% slower on both, "vmap"
-  # with im2col convs 8-10% slower; only "vmap" with XLA's grouped convs gained, and stays the
-  # slowest.
+  # Plain jax.jit, unlike the single step's compiler.gradient_jit: on XLA:CPU its options (dots
+  # and reductions to YNNPACK) made the K = 8 "unroll" step (shared batch, fresh processes,
+  # malloc defaults) slower on ResNet-20 (1355-1386 against 1320 ms) and left the digits CNN
+  # where it was (38-40 ms either way); earlier same-process A/Bs had dots alone 5-16% slower,
+  # "vmap" with im2col convs 8-10% slower, and only "vmap" with XLA's grouped convs gaining (it
+  # stays the slowest).
   return jax.jit(step, donate_argnums=0,
                  out_shardings=(member_sharding(mesh), sharding.replicated(mesh)))
 
