@@ -21,11 +21,10 @@ on a shared machine disturb less than wall time. Steps are timed interleaved wit
 (which then shares the machine's load), each after one untimed call (the first call after the
 other program runs on caches that program filled): the ratios are medians over the repeats of
 each K-member step against the single step just before it; the step times printed are the
-fastest. Compile
-time (the first call) is printed separately. Per model the single step is also timed before any
-K-member step has run (`fresh 1-step ms`); the interleaved single steps should match it. A
-variant whose step exceeds --budget seconds is timed once and skipped for larger K. A last table
-gives, per model and K, the best variant.
+fastest. Compile time (the first call) is printed separately. Per model the single step is also
+timed before any K-member step has run (`fresh 1-step ms`); the interleaved single steps should
+match it. A variant whose step exceeds --budget seconds is timed once and skipped for larger K. A
+last table gives, per model and K, the best variant.
 
 glibc's malloc is left at its defaults unless --keep_freed_memory: with
 `rvjax.host_memory.keep_freed_memory()` (one malloc arena), a process that has run a K-member
