@@ -201,11 +201,20 @@ def main():
                       help="rvjax.host_memory.keep_freed_memory() first, as the launch scripts do "
                            "(biases the interleaved ratios: see the module docstring).")
   args = parser.parse_args()
+  split = lambda text, kind=str: tuple(kind(v) for v in text.split(",")) if text else None
+  try:  # bad values get one line (argparse's usage error), before anything compiles
+    sizes, variants, names = split(args.sizes, int), split(args.variants), split(args.models)
+    for variant in variants or ():
+      parse_variant(variant)
+  except ValueError as e:
+    parser.error(str(e))
+  if set(names or ()) - set(CASES) or min(sizes or (1,)) < 1:
+    parser.error(f"--models must be of {', '.join(CASES)} and --sizes positive, got "
+                 f"{args.models!r} and {args.sizes!r}.")
   if args.keep_freed_memory:
     host_memory.keep_freed_memory()
-  split = lambda text, kind=str: tuple(kind(v) for v in text.split(",")) if text else None
-  run(args.quick, model_names=split(args.models), variants=split(args.variants),
-      sizes=split(args.sizes, int), batch_size=args.batch_size, budget=args.budget)
+  run(args.quick, model_names=names, variants=variants, sizes=sizes, batch_size=args.batch_size,
+      budget=args.budget)
 
 
 if __name__ == "__main__":
