@@ -2,7 +2,7 @@ r"""Cost of a K-member ensemble train step relative to K single-model steps, per
 
   python benchmarks/ensemble_throughput.py [--quick] [--models cnn,resnet20] [--sizes 2,4,8]
       [--variants unroll,vmap,vmap+im2col,unroll+shared,vmap+im2col+shared]
-      [--keep_freed_memory]
+      [--no-keep_freed_memory]
 
 A variant is `formulation[+im2col][+shared]`: how the step maps over members
 (rvjax.uncertainty.ensemble: vmap, unroll, map), `+im2col` builds the model with
@@ -26,12 +26,13 @@ timed before any K-member step has run (`fresh 1-step ms`); the interleaved sing
 match it. A variant whose step exceeds --budget seconds is timed once and skipped for larger K. A
 last table gives, per model and K, the best variant.
 
-glibc's malloc is left at its defaults unless --keep_freed_memory: with
-`rvjax.host_memory.keep_freed_memory()` (one malloc arena), a process that has run a K-member
-step runs the single step 25-50% slower from then on (ResNet-20, K = 8: 172 -> 225-232 ms; the
-digits CNN: 5.6 -> 7.0-7.7 ms), which made the interleaved ratios look far better than K
-separate runs are; with the defaults the single step is the same before and after (170 / 172 ms,
-4.7 / 4.6 ms), and the ResNet-20 K-member step is faster (1290 against 1480-1690 ms).
+The process first calls `rvjax.host_memory.keep_freed_memory()`, as the launch scripts do
+(`--no-keep_freed_memory` leaves glibc's defaults): the 8x8 CNN's K = 8 step needs a 37 MB
+buffer per call, which glibc would otherwise map and fault in anew on every call (39.3-42.2
+against 31.9-35.7 ms, fresh processes). Up to the fifteenth session that function also put every
+thread on one malloc arena, under which a process that had run a K-member step ran the single
+step 25-100% slower from then on, biasing the interleaved ratios low; the printed `fresh 1-step
+ms` against the interleaved single steps shows any such drift.
 """
 import argparse
 import functools
@@ -197,9 +198,8 @@ def main():
   parser.add_argument("--batch_size", type=int, default=64)
   parser.add_argument("--budget", type=float, default=10.0,
                       help="Seconds per step above which larger K are skipped.")
-  parser.add_argument("--keep_freed_memory", action=argparse.BooleanOptionalAction, default=False,
-                      help="rvjax.host_memory.keep_freed_memory() first, as the launch scripts do "
-                           "(biases the interleaved ratios: see the module docstring).")
+  parser.add_argument("--keep_freed_memory", action=argparse.BooleanOptionalAction, default=True,
+                      help="rvjax.host_memory.keep_freed_memory() first, as the launch scripts do.")
   args = parser.parse_args()
   split = lambda text, kind=str: tuple(kind(v) for v in text.split(",")) if text else None
   try:  # bad values get one line (argparse's usage error), before anything compiles

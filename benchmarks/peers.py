@@ -33,7 +33,7 @@ Sections (`SECTIONS`; each prints its own lines, compile time excluded, median o
            (benchmarks/corruption_throughput.py's table: images/s, ratio, CPU-time ratio).
   ensembles  a K-member ensemble train step against K single steps, K = 2, 4, 8, per
            formulation (benchmarks/ensemble_throughput.py, run as a process of its own with
-           glibc's malloc defaults; no PyTorch peer).
+           this run's --keep_freed_memory; no PyTorch peer).
 The logits of the two copies of the CNN are checked to agree to 1e-4 before anything is timed.
 The process first calls `rvjax.host_memory.keep_freed_memory()`, as the launch scripts do
 (`--no-keep_freed_memory` leaves glibc's defaults); it is process-wide, so torch's buffers are
@@ -315,11 +315,13 @@ def section_corruptions(args):
 
 
 def section_ensembles(args):
-  """benchmarks/ensemble_throughput.py in a process of its own, with glibc's malloc defaults
-  (its docstring says why: with keep_freed_memory the interleaved ratios are biased)."""
+  """benchmarks/ensemble_throughput.py in a process of its own (a fresh heap, and its single
+  step timed before any K-member step), with this run's --keep_freed_memory."""
   sys.stdout.flush()
   script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ensemble_throughput.py")
-  subprocess.run([sys.executable, script] + (["--quick"] if args.quick else []), check=True)
+  options = (["--quick"] if args.quick else []) + (
+      [] if args.keep_freed_memory else ["--no-keep_freed_memory"])
+  subprocess.run([sys.executable, script] + options, check=True)
 
 
 SECTIONS = {"attacks": section_attacks, "train": section_train, "gflops": section_gflops,
