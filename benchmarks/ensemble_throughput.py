@@ -26,11 +26,11 @@ timed before any K-member step has run (`fresh 1-step ms`); the interleaved sing
 match it. A variant whose step exceeds --budget seconds is timed once and skipped for larger K. A
 last table gives, per model and K, the best variant.
 
-The process first calls `rvjax.host_memory.keep_freed_memory()`, as the launch scripts do
-(`--no-keep_freed_memory` leaves glibc's defaults): the 8x8 CNN's K = 8 step needs a 37 MB
-buffer per call, which glibc would otherwise map and fault in anew on every call (39.3-42.2
-against 31.9-35.7 ms, fresh processes). Up to the fifteenth session that function also put every
-thread on one malloc arena, under which a process that had run a K-member step ran the single
+The process first calls `rvjax.host_memory.keep_freed_memory(one_arena=False)`, as
+`launch.train` does for an ensemble (`--no-keep_freed_memory` leaves glibc's defaults): the 8x8
+CNN's K = 8 step needs a 37 MB buffer per call, which glibc would otherwise map and fault in anew
+on every call (39.3-42.2 against 31.9-35.7 ms, fresh processes). Up to the fifteenth session it
+was applied with one arena, under which a process that has run a K-member step runs the single
 step 25-100% slower from then on, biasing the interleaved ratios low; the printed `fresh 1-step
 ms` against the interleaved single steps shows any such drift.
 """
@@ -199,7 +199,8 @@ def main():
   parser.add_argument("--budget", type=float, default=10.0,
                       help="Seconds per step above which larger K are skipped.")
   parser.add_argument("--keep_freed_memory", action=argparse.BooleanOptionalAction, default=True,
-                      help="rvjax.host_memory.keep_freed_memory() first, as the launch scripts do.")
+                      help="rvjax.host_memory.keep_freed_memory(one_arena=False) first, as "
+                           "launch.train does for an ensemble.")
   args = parser.parse_args()
   split = lambda text, kind=str: tuple(kind(v) for v in text.split(",")) if text else None
   try:  # bad values get one line (argparse's usage error), before anything compiles
@@ -212,7 +213,7 @@ def main():
     parser.error(f"--models must be of {', '.join(CASES)} and --sizes positive, got "
                  f"{args.models!r} and {args.sizes!r}.")
   if args.keep_freed_memory:
-    host_memory.keep_freed_memory()
+    host_memory.keep_freed_memory(one_arena=False)
   run(args.quick, model_names=names, variants=variants, sizes=sizes, batch_size=args.batch_size,
       budget=args.budget)
 

@@ -10,11 +10,13 @@ _KEEP_FREED_MEMORY = flags.DEFINE_bool(
     "process-wide, applied before JAX starts).")
 
 
-def setup_host_memory() -> None:
-  """Applies `host_memory.keep_freed_memory()` unless --keep_freed_memory=false; call first in
-  main, before any JAX computation."""
+def setup_host_memory(config=None) -> None:
+  """Applies `host_memory.keep_freed_memory` unless --keep_freed_memory=false: with one malloc
+  arena, unless `config` (a run's ConfigDict) trains an ensemble (`ensemble.size` > 1), whose
+  steps run faster with each thread's own. Call first in main, before any JAX computation."""
   if _KEEP_FREED_MEMORY.value:
-    host_memory.keep_freed_memory()
+    members = 1 if config is None else config.get("ensemble", {}).get("size", 1)
+    host_memory.keep_freed_memory(one_arena=not (isinstance(members, int) and members > 1))
 
 
 def parse_flags(argv):

@@ -48,7 +48,8 @@ def headline(summary: dict) -> str:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  cli.setup_host_memory()
+  config = cli.config_value(_CONFIG)
+  cli.setup_host_memory(config)
   logging.set_verbosity(logging.WARNING)  # Keep orbax's per-save INFO lines out of the console.
   import jax
   if _MULTIHOST.value:
@@ -56,7 +57,7 @@ def main(argv):
   from rvjax.train import loop  # Imported after initialize(), as JAX requires.
   try:
     summary = loop.train_and_evaluate(
-        cli.config_value(_CONFIG), _WORKDIR.value, allow_config_change=_ALLOW_CHANGE.value,
+        config, _WORKDIR.value, allow_config_change=_ALLOW_CHANGE.value,
         config_path=cli.config_record(config_flags.get_config_filename(flags.FLAGS["config"]),
                                       sys.argv))
   except loop.USER_ERRORS as e:  # A clear message, no stack trace.

@@ -7,13 +7,15 @@ import pytest
 
 from rvjax import host_memory
 
-# Calls a jitted program whose output of argv[2] MiB is deleted after each call, 20 times, and
-# prints whether the malloc settings were applied, then for each of the last 10 calls (the
-# first ones grow the heap) its minor page faults.
+# With argv[1] "system" (glibc's defaults), "one" or "own" (keep_freed_memory with one arena or
+# each thread's own), calls a jitted program whose output of argv[2] MiB is deleted after each
+# call, 20 times, and prints whether the malloc settings were applied, then for each of the last
+# 10 calls (the first ones grow the heap) its minor page faults.
 PROGRAM = """
 import resource, sys
 from rvjax import host_memory
-applied = host_memory.keep_freed_memory() if sys.argv[1] == "keep" else None
+mode = sys.argv[1]
+applied = None if mode == "system" else host_memory.keep_freed_memory(one_arena=mode == "one")
 import jax, jax.numpy as jnp
 f = jax.jit(lambda x: x * 2 + 1)
 x = jnp.zeros((int(sys.argv[2]) * 64, 4096), jnp.float32)
@@ -37,23 +39,24 @@ def _faults(mode, mib):
 @pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
                     reason="glibc malloc only")
 def test_freed_buffers_are_reused_without_page_faults():
-  """A 48 MiB output (above glibc's largest dynamic mmap threshold, 32 MiB) is a fresh map on
-  every call without the settings, faulting in all its pages; with them it comes from a malloc
-  heap, and calls reuse an earlier output's pages. Not all of them: under load a buffer can be
-  freed only after the next call's allocation, so the heap still grows now and then. A 128 MiB
-  output stays a fresh map per call with them too: above a worker arena's 64 MiB heaps, and no
-  single arena (M_ARENA_MAX = 1) that would serve it, because that one slowed ensemble steps and
-  every program after them (rvjax/host_memory.py). Catches a dropped mmap threshold (48 MiB
-  mapped per call), a dropped trim threshold (the freed heap top returned, then faulted in
-  again) and a reinstated single arena."""
+  """Without the settings a 48 MiB output (above glibc's largest dynamic mmap threshold, 32 MiB)
+  is a fresh map on every call, faulting in all its pages. With them calls reuse an earlier
+  output's pages, a 128 MiB one too with one arena, while with each thread's own arena (heaps of
+  at most 64 MiB) a 128 MiB output stays a fresh map per call. Not every call reuses: under load
+  a buffer can be freed only after the next call's allocation, so the heap still grows now and
+  then. Catches a dropped mmap threshold (48 MiB mapped per call), a dropped trim threshold (the
+  freed heap top returned, then faulted in again) and `one_arena` ignored either way."""
+  reused = lambda calls: any(share < 0.05 for share in calls)
+  mapped = lambda calls: all(share >= 0.9 for share in calls)
   applied, calls = _faults("system", 48)
-  assert applied == "None"
-  assert all(share >= 0.9 for share in calls), calls
-  applied, calls = _faults("keep", 48)
-  assert applied == "True"
-  assert sum(share < 0.05 for share in calls) >= 5, calls
-  _, calls = _faults("keep", 128)
-  assert all(share >= 0.9 for share in calls), calls
+  assert applied == "None" and mapped(calls), calls
+  for mib in (48, 128):
+    applied, calls = _faults("one", mib)
+    assert applied == "True" and reused(calls), (mib, calls)
+  applied, calls = _faults("own", 48)
+  assert applied == "True" and reused(calls), calls
+  _, calls = _faults("own", 128)
+  assert mapped(calls), calls
 
 
 def test_reports_when_not_applied(monkeypatch):

@@ -27,13 +27,16 @@ benchmarks/ensemble_throughput.py, K = 2..8, batch 64 per member):
     activations) cost more on XLA:CPU than a convolution: a 3x3 16->16 conv on 64 images of
     32x32 takes 150 ms (forward + gradients) as im2col against 26 ms as a convolution.
   * "unroll": a Python loop over members inside the one jitted step (K independent sub-graphs;
-    compile time grows with K). The CPU fast path: 0.8-1.0x; in CPU time it falls with K (digits
-    CNN 0.95 at K = 2, 0.84 at 4, 0.63-0.80 at 8; ResNet-20 0.93 at 2, 0.81 at 4, 0.75 at 8).
+    compile time grows with K). The CPU fast path (sixteenth session, launched as
+    `launch.train` runs an ensemble, `host_memory.keep_freed_memory(one_arena=False)`): digits
+    CNN 0.80, 0.74, 0.75 at K = 2, 4, 8 (0.89, 0.76, 0.95 with glibc's malloc defaults, under
+    which its K = 8 step's 37 MB buffer is faulted in anew every call); ResNet-20 1.01, 0.91,
+    0.93. Figures before the fifteenth session were biased low and are withdrawn.
   * "map": `jax.lax.map`, one member at a time (least memory). On XLA:CPU 25-50x: convolution
     gradients inside a loop body run far slower there.
   * "auto": "vmap" on GPU/TPU or when members are sharded over devices, else ("cpu") "unroll".
-`shared_batch` brought no measurable saving on CPU ("unroll": digits CNN 0.9-1.2x, ResNet-20
-0.93, 0.87, 0.72 at K = 2, 4, 8, against 0.93, 0.81, 0.75 with own batches).
+`shared_batch` brought no saving on CPU ("unroll": digits CNN 0.99, 0.83, 0.77 at K = 2, 4, 8;
+ResNet-20 0.98, 0.93, 0.89).
 
 Import direction: train.loop imports this module, so it never imports rvjax.train; the loop
 hands it the single-member `init(key) -> state`, `step(state, batch, key)` and

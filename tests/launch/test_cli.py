@@ -14,24 +14,29 @@ def test_config_record_keeps_overrides_in_order():
   assert cli.config_record(None, argv) is None
 
 
-def test_setup_host_memory_follows_the_flag(monkeypatch):
-  """--keep_freed_memory (default on) calls host_memory.keep_freed_memory; false skips it."""
+def test_setup_host_memory_follows_the_flag_and_the_config(monkeypatch):
+  """--keep_freed_memory (default on) calls host_memory.keep_freed_memory, with one arena unless
+  the config trains an ensemble; false skips it."""
+  import ml_collections
   from absl import flags
   from absl.testing import flagsaver
 
   from rvjax import host_memory
   calls = []
-  monkeypatch.setattr(host_memory, "keep_freed_memory", lambda: calls.append(1) or True)
+  monkeypatch.setattr(host_memory, "keep_freed_memory",
+                      lambda one_arena=True: calls.append(one_arena) or True)
   assert flags.FLAGS["keep_freed_memory"].default is True
+  ensemble = lambda size: ml_collections.ConfigDict({"ensemble": {"size": size}})
   parsed = flags.FLAGS.is_parsed()
   flags.FLAGS.mark_as_parsed()
   try:
     with flagsaver.flagsaver(keep_freed_memory=True):
-      cli.setup_host_memory()
-    assert len(calls) == 1
+      for config in (None, ml_collections.ConfigDict(), ensemble(1), ensemble(4)):
+        cli.setup_host_memory(config)
+    assert calls == [True, True, True, False]
     with flagsaver.flagsaver(keep_freed_memory=False):
-      cli.setup_host_memory()
-    assert len(calls) == 1
+      cli.setup_host_memory(ensemble(4))
+    assert len(calls) == 4
   finally:
     if not parsed:
       flags.FLAGS.unparse_flags()
