@@ -6,8 +6,9 @@ from rvjax import host_memory
 
 _KEEP_FREED_MEMORY = flags.DEFINE_bool(
     "keep_freed_memory", True, "Let glibc malloc keep and reuse freed host memory, so XLA:CPU's "
-    "per-call buffers are not page-faulted in again on every step (rvjax.host_memory; "
-    "process-wide, applied before JAX starts).")
+    "per-call buffers are not page-faulted in again on every step (rvjax.host_memory; one "
+    "malloc arena for a single model, each thread's own for an ensemble; process-wide, applied "
+    "before JAX starts).")
 
 
 def setup_host_memory(config=None) -> None:
@@ -15,7 +16,8 @@ def setup_host_memory(config=None) -> None:
   arena, unless `config` (a run's ConfigDict) trains an ensemble (`ensemble.size` > 1), whose
   steps run faster with each thread's own. Call first in main, before any JAX computation."""
   if _KEEP_FREED_MEMORY.value:
-    members = 1 if config is None else config.get("ensemble", {}).get("size", 1)
+    ensemble = None if config is None else config.get("ensemble")
+    members = ensemble.get("size", 1) if hasattr(ensemble, "get") else 1  # else checked later
     host_memory.keep_freed_memory(one_arena=not (isinstance(members, int) and members > 1))
 
 

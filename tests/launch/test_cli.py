@@ -31,12 +31,13 @@ def test_setup_host_memory_follows_the_flag_and_the_config(monkeypatch):
   flags.FLAGS.mark_as_parsed()
   try:
     with flagsaver.flagsaver(keep_freed_memory=True):
-      for config in (None, ml_collections.ConfigDict(), ensemble(1), ensemble(4)):
+      for config in (None, ml_collections.ConfigDict(), ml_collections.ConfigDict(
+          {"ensemble": 4}), ensemble(1), ensemble(4)):  # a malformed one is refused later
         cli.setup_host_memory(config)
-    assert calls == [True, True, True, False]
+    assert calls == [True, True, True, True, False]
     with flagsaver.flagsaver(keep_freed_memory=False):
       cli.setup_host_memory(ensemble(4))
-    assert len(calls) == 4
+    assert len(calls) == 5
   finally:
     if not parsed:
       flags.FLAGS.unparse_flags()
